@@ -1,0 +1,33 @@
+"""Artifact store: layout, manifests, hashing, atomic writes, locking and verified loading.
+
+Never imports ``automl_cli.core`` or ``automl_cli.cli``.
+"""
+
+from __future__ import annotations
+
+from automl_cli.store._lock import ProjectLock
+from automl_cli.store._manifest import MANIFEST_NAME, SCHEMA_VERSION, cache_key, environment
+from automl_cli.store._project import (
+    DEFAULT_LOCK_TIMEOUT,
+    KINDS,
+    Artifact,
+    ArtifactWriter,
+    Project,
+    atomic_write_bytes,
+    parse_ref,
+)
+
+__all__ = [
+    "DEFAULT_LOCK_TIMEOUT",
+    "KINDS",
+    "MANIFEST_NAME",
+    "SCHEMA_VERSION",
+    "Artifact",
+    "ArtifactWriter",
+    "Project",
+    "ProjectLock",
+    "atomic_write_bytes",
+    "cache_key",
+    "environment",
+    "parse_ref",
+]

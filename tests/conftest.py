@@ -1,0 +1,71 @@
+"""Shared fixtures: a fresh project directory and a real subprocess of the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_DATA = REPO / "sample_data"
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    """A stable environment for the CLI: no colour, a fixed width, no inherited project."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOML_")}
+    env.update({"NO_COLOR": "1", "COLUMNS": "100", "PYTHONWARNINGS": "ignore"})
+    env.update(extra)
+    return env
+
+
+@pytest.fixture
+def project_dir(tmp_path: Path) -> Path:
+    return tmp_path / "project"
+
+
+RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+@pytest.fixture
+def run_cli(project_dir: Path, tmp_path: Path) -> RunCli:
+    """Run ``automl --project <tmp> ARGS`` as a real process; returns the CompletedProcess."""
+
+    def run(
+        *args: str,
+        input: str | bytes | None = None,
+        project: Path | None = project_dir,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+    ) -> subprocess.CompletedProcess[str]:
+        cmd = [sys.executable, "-m", "automl_cli"]
+        if project is not None:
+            cmd += ["--project", str(project)]
+        cmd += list(args)
+        if isinstance(input, bytes):
+            proc = subprocess.run(
+                cmd,
+                input=input,
+                capture_output=True,
+                env=env or cli_env(),
+                timeout=timeout,
+                cwd=tmp_path,
+            )
+            return subprocess.CompletedProcess(
+                proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode()
+            )
+        return subprocess.run(
+            cmd,
+            input=input,
+            capture_output=True,
+            text=True,
+            env=env or cli_env(),
+            timeout=timeout,
+            cwd=tmp_path,
+        )
+
+    return run
