@@ -1,0 +1,62 @@
+# automl — everything a fresh machine needs is behind these targets.
+# Only Python 3.11 and make are assumed; `make demo` and `make test` install first.
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+DEMO_PROJECT ?= automl-project
+
+# sample table → its target column
+DEMO_TABLES := breast_cancer:diagnosis wine:cultivar diabetes:progression customers_messy:churned
+
+.PHONY: install demo test test-fast lint format bench sample-data clean help
+
+help:
+	@echo "make demo         install, then run the workflow on sample_data/ (into ./$(DEMO_PROJECT))"
+	@echo "make test         install, then run the whole test suite (slow tests included)"
+	@echo "make lint         ruff + mypy"
+	@echo "make bench        benchmarks, figures into benchmarks/results/"
+	@echo "make sample-data  regenerate sample_data/ from seeded, package-shipped sources"
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	@for pair in $(DEMO_TABLES); do \
+		table=$${pair%%:*}; target=$${pair##*:}; \
+		echo "== automl profile sample_data/$$table.csv --target $$target"; \
+		$(BIN)/automl --project $(DEMO_PROJECT) profile sample_data/$$table.csv --target $$target || exit $$?; \
+	done
+	@echo "== the messy table's warnings, as a machine reads them (automl --json ... | jq)"
+	@$(BIN)/automl --project $(DEMO_PROJECT) --json --quiet profile sample_data/customers_messy.csv --target churned \
+		| $(BIN)/python -c "import json,sys; d=json.load(sys.stdin); [print(f\"  {w['code']:<17} {w['column'] or ''}\") for w in d['warnings']]; print('  report:', d['report'])"
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: install
+	$(BIN)/ruff check src tests scripts benchmarks
+	$(BIN)/ruff format --check src tests scripts benchmarks
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix src tests scripts benchmarks
+	$(BIN)/ruff format src tests scripts benchmarks
+
+bench: install
+	$(BIN)/python benchmarks/run.py
+
+sample-data: install
+	$(BIN)/python scripts/make_sample_data.py --out sample_data
+
+clean:
+	rm -rf $(VENV) .bench-venvs .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,292 @@
+"""The ``automl`` command line: parse, make one call into ``steps``, render.
+
+Only typer and rich are imported here; each command imports its step inside its body, so
+``automl --help`` never loads pandas, scikit-learn, the boosters or optuna.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from automl_cli import __version__
+from automl_cli.cli.output import Output
+from automl_cli.errors import EXIT_INTERRUPTED, AutomlError
+
+__all__ = ["app"]
+
+app = typer.Typer(
+    name="automl",
+    help=(
+        "Tabular AutoML: turn a table and a target column into a validated, versioned model.\n\n"
+        "Every step writes an immutable, versioned artifact into the project directory. "
+        "Human output goes to stderr; --json prints one JSON document on stdout.\n\n"
+        "Exit codes: 0 ok · 1 internal error · 2 usage · 3 bad input data · "
+        "4 artifact missing/corrupt · 5 quality gate · 6 project locked · 130 interrupted."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Task(StrEnum):
+    binary = "binary"
+    multiclass = "multiclass"
+    regression = "regression"
+
+
+class TextMode(StrEnum):
+    tfidf = "tfidf"
+    drop = "drop"
+
+
+@dataclass
+class State:
+    project: Path
+    lock_timeout: float | None
+    out: Output
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"automl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    project: Annotated[
+        Path,
+        typer.Option(
+            "--project",
+            "-p",
+            envvar="AUTOML_PROJECT",
+            help="Project directory holding the artifacts (created if missing).",
+        ),
+    ] = Path("automl-project"),
+    json_: Annotated[
+        bool, typer.Option("--json", help="Print the result as one JSON document on stdout.")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors on stderr.")] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="More detail, including where each setting came from."
+        ),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+    lock_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--lock-timeout",
+            min=0,
+            help="Seconds to wait for another run holding the project (then exit 6). "
+            "Default 60, or AUTOML_LOCK_TIMEOUT / automl.toml.",
+        ),
+    ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Global options apply to every command."""
+    ctx.obj = State(
+        project=project,
+        lock_timeout=lock_timeout,
+        out=Output(json_mode=json_, quiet=quiet, verbose=verbose, debug=debug),
+    )
+
+
+def _run(
+    ctx: typer.Context,
+    call: Callable[[Callable[[str], None]], dict[str, Any]],
+    render: Callable[[Console, dict[str, Any]], None],
+) -> None:
+    """Run one step and map its outcome to the exit-code map of design.md."""
+    state: State = ctx.obj
+    out = state.out
+    try:
+        with out.progress() as progress:
+            doc = call(progress)
+    except AutomlError as exc:
+        out.error(exc)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        out.err.print("interrupted")
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:
+        out.internal_error(exc)
+        raise typer.Exit(1) from None
+    out.result(doc, render)
+
+
+@app.command()
+def profile(
+    ctx: typer.Context,
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="Table to profile: CSV/TSV, Parquet, Feather/Arrow or JSON Lines; '-' reads CSV "
+            "from stdin.",
+            show_default=False,
+        ),
+    ],
+    target: Annotated[
+        str | None,
+        typer.Option(
+            "--target", "-t", help="Column to predict: adds the task guess and leakage checks."
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed for the sampled checks (default 0).")
+    ] = None,
+) -> None:
+    """Profile a table: column types, missing values, target, and warnings (leakage, IDs…)."""
+
+    def call(progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.profile import run_profile
+
+        state: State = ctx.obj
+        return run_profile(
+            state.project,
+            data,
+            target=target,
+            seed=seed,
+            lock_timeout=state.lock_timeout,
+            progress=progress,
+        )
+
+    from automl_cli.cli.render import render_profile
+
+    _run(ctx, call, lambda console, doc: render_profile(console, doc, ctx.obj.out.verbose))
+
+
+@app.command()
+def prep(
+    ctx: typer.Context,
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            help="Training table ('-' for stdin). Default: the table of the newest profile.",
+            show_default=False,
+        ),
+    ] = None,
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Column to predict.")] = None,
+    task: Annotated[
+        Task | None,
+        typer.Option(help="Override the task guessed from the target."),
+    ] = None,
+    drop: Annotated[
+        list[str] | None, typer.Option("--drop", help="Column to leave out (repeatable).")
+    ] = None,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--keep", help="Keep a column prep would drop (ID-like, constant, leak); repeatable."
+        ),
+    ] = None,
+    max_categories: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Categoricals with at most this many levels are one-hot encoded for linear, "
+            "k-NN and MLP models; larger ones get target + frequency encoding (default 20).",
+        ),
+    ] = None,
+    text: Annotated[
+        TextMode | None,
+        typer.Option(help="Free-text columns: TF-IDF features or drop them (default tfidf)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default 0).")] = None,
+) -> None:
+    """Fit the preprocessing (encodings, imputation, dates, text) and the input schema."""
+
+    def call(progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.prep import run_prep
+
+        state: State = ctx.obj
+        return run_prep(
+            state.project,
+            data,
+            target=target,
+            task=task.value if task else None,
+            drop=drop,
+            keep=keep,
+            max_categories=max_categories,
+            text=text.value if text else None,
+            seed=seed,
+            lock_timeout=state.lock_timeout,
+            progress=progress,
+        )
+
+    from automl_cli.cli.render import render_prep
+
+    _run(ctx, call, lambda console, doc: render_prep(console, doc, ctx.obj.out.verbose))
+
+
+runs_app = typer.Typer(
+    help="What the project holds: list artifacts, show one manifest (verified).",
+    no_args_is_help=True,
+)
+app.add_typer(runs_app, name="runs")
+
+
+@runs_app.command("list")
+def runs_list(
+    ctx: typer.Context,
+    kind: Annotated[
+        str | None,
+        typer.Argument(
+            help="Only this kind: profile, prep, model or evaluation.", show_default=False
+        ),
+    ] = None,
+) -> None:
+    """List artifacts: kind, version, created, data, headline metrics, aliases."""
+
+    def call(_progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.runs import list_runs
+
+        return list_runs(ctx.obj.project, kind)
+
+    from automl_cli.cli.render import render_runs_list
+
+    _run(ctx, call, render_runs_list)
+
+
+@runs_app.command("show")
+def runs_show(
+    ctx: typer.Context,
+    ref: Annotated[
+        str, typer.Argument(help="KIND@VERSION, e.g. prep@latest, model@v3.", show_default=False)
+    ],
+) -> None:
+    """Show one artifact's manifest after checking every file's sha256 (exit 4 if changed)."""
+
+    def call(_progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.runs import show_run
+
+        return show_run(ctx.obj.project, ref)
+
+    from automl_cli.cli.render import render_runs_show
+
+    _run(ctx, call, render_runs_show)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    # Rich reads the terminal size itself; keep piped output readable at a sane width.
+    if "COLUMNS" not in os.environ and not os.isatty(2):
+        os.environ["COLUMNS"] = "120"
+    app(prog_name="automl")

@@ -1,0 +1,139 @@
+"""Human renderings of step results (rich, on stderr). Each takes the same dict ``--json`` prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+__all__ = ["render_prep", "render_profile", "render_runs_list", "render_runs_show"]
+
+_SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
+
+
+def _pct(share: float | None) -> str:
+    return "–" if share is None else f"{100 * share:.1f} %"
+
+
+def render_profile(console: Console, doc: dict[str, Any], verbose: bool = False) -> None:
+    ds = doc["dataset"]
+    console.print(
+        f"[bold]{escape(doc['data']['path'])}[/bold]: {ds['rows']:,} rows × {ds['columns']} "
+        f"columns, {ds['duplicate_rows']:,} duplicate rows, "
+        f"{ds['memory_bytes'] / 2**20:.1f} MiB in memory"
+    )
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for name in ("column", "type", "missing", "distinct"):
+        table.add_column(name, justify="right" if name in ("missing", "distinct") else "left")
+    for col in doc["columns"]:
+        table.add_row(
+            escape(col["name"]),
+            col["semantic_type"],
+            _pct(col["missing_share"]),
+            f"{col['distinct']:,}",
+        )
+    console.print(table)
+    target = doc.get("target")
+    if target:
+        line = f"target [bold]{escape(target['name'])}[/bold]: {target['task']}"
+        classes = target.get("classes") or []
+        if classes:
+            parts = ", ".join(f"{escape(str(c['value']))} {_pct(c['share'])}" for c in classes[:6])
+            line += f" ({parts}{', …' if len(classes) > 6 else ''})"
+        console.print(line)
+    warnings = doc.get("warnings", [])
+    if warnings:
+        console.print(f"[bold]{len(warnings)} warning{'s' if len(warnings) != 1 else ''}:[/bold]")
+        for w in warnings:
+            style = _SEVERITY_STYLE.get(w["severity"], "")
+            console.print(f"  [{style}]{w['severity']:>6}[/{style}] {escape(w['message'])}")
+            if verbose and w.get("reason"):
+                console.print(f"         [dim]{escape(w['reason'])}[/dim]")
+    else:
+        console.print("no warnings")
+    if verbose:
+        for name, item in doc.get("config", {}).items():
+            console.print(f"[dim]setting {name} = {item['value']!r} (from {item['source']})[/dim]")
+    console.print(f"saved [bold]{doc['artifact']}[/bold] → {escape(doc['report'])}")
+
+
+_ACTION_STYLE = {"drop": "yellow"}
+
+
+def render_prep(console: Console, doc: dict[str, Any], verbose: bool = False) -> None:
+    console.print(
+        f"target [bold]{escape(doc['target'])}[/bold] ({doc['task']}), "
+        f"{doc['rows_used']:,} rows"
+        + (
+            f" ({doc['rows_without_target']:,} without a target dropped)"
+            if doc["rows_without_target"]
+            else ""
+        )
+    )
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for name in ("column", "action", "why"):
+        table.add_column(name)
+    for d in doc["decisions"]:
+        style = _ACTION_STYLE.get(d["action"], "")
+        table.add_row(
+            escape(d["name"]),
+            f"[{style}]{d['action']}[/{style}]" if style else d["action"],
+            escape(d["reason"]),
+        )
+    console.print(table)
+    for d in doc["decisions"]:
+        if d["action"] == "drop" and d["reason"].startswith("target leakage"):
+            console.print(
+                f"[bold red]leak:[/bold red] '{escape(d['name'])}' dropped — {escape(d['reason'])}"
+            )
+    feats = doc["features"]
+    console.print(
+        f"features: {feats['native']} for tree models, {feats['encoded']} encoded for "
+        "linear / k-NN / MLP models"
+    )
+    if verbose:
+        for name, item in doc.get("config", {}).items():
+            console.print(f"[dim]setting {name} = {item['value']!r} (from {item['source']})[/dim]")
+    console.print(
+        f"saved [bold]{doc['artifact']}[/bold] (from {doc['profile']}) → {escape(doc['path'])}"
+    )
+
+
+def render_runs_list(console: Console, doc: dict[str, Any]) -> None:
+    if not doc["artifacts"]:
+        console.print(f"no artifacts in {escape(doc['project'])} yet")
+        return
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for name in ("artifact", "created (UTC)", "data", "metrics", "alias"):
+        table.add_column(name)
+    for row in doc["artifacts"]:
+        metrics = ", ".join(f"{k}={v}" for k, v in list(row["metrics"].items())[:3])
+        table.add_row(
+            row["ref"],
+            str(row["created_utc"]).replace("+00:00", ""),
+            escape(Path(str(row["data"])).name if row["data"] else "–"),
+            escape(metrics),
+            ", ".join(row["aliases"]),
+        )
+    console.print(table)
+
+
+def render_runs_show(console: Console, doc: dict[str, Any]) -> None:
+    m = doc["manifest"]
+    console.print(f"[bold]{doc['ref']}[/bold] (all file hashes verified) at {escape(doc['path'])}")
+    console.print(f"created {m['created_utc']} by: {escape(' '.join(m.get('command', [])))}")
+    for inp in m.get("inputs", []):
+        console.print(
+            f"input  {escape(str(inp['path']))} sha256 {inp['sha256'][:12]}… rows {inp.get('rows')}"
+        )
+    for parent in m.get("parents", []):
+        console.print(f"parent {parent['ref']}")
+    for name, item in m.get("config", {}).items():
+        console.print(f"config {name} = {item['value']!r} ({item['source']})")
+    for out in m.get("outputs", []):
+        console.print(f"output {escape(out['path'])} {out['size']:,} bytes")
+    if m.get("metrics"):
+        console.print("metrics " + ", ".join(f"{k}={v}" for k, v in m["metrics"].items()))

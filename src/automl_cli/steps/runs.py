@@ -1,0 +1,62 @@
+"""``automl runs``: what the project holds, read from the manifests (no ML imports)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from automl_cli.errors import ArtifactCorruptError, UsageError
+from automl_cli.store import KINDS, Project
+
+__all__ = ["list_runs", "show_run"]
+
+
+def _row(project: Project, kind: str, version: int) -> dict[str, Any]:
+    art = project.load(f"{kind}@{version}", verify=False)
+    m = art.manifest
+    aliases = [a for a, v in project.refs().get(kind, {}).items() if v == art.name]
+    inputs = m.get("inputs", [])
+    return {
+        "ref": art.ref,
+        "kind": kind,
+        "version": version,
+        "created_utc": m.get("created_utc"),
+        "data": inputs[0]["path"] if inputs else None,
+        "data_sha256": inputs[0]["sha256"] if inputs else None,
+        "metrics": m.get("metrics", {}),
+        "aliases": aliases,
+        "parents": [p["ref"] for p in m.get("parents", [])],
+    }
+
+
+def list_runs(project_dir: Path, kind: str | None = None) -> dict[str, Any]:
+    """Every version of every kind (or of one kind), oldest first."""
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"unknown artifact kind '{kind}'", hint=f"kinds are: {', '.join(KINDS)}")
+    project = Project(project_dir)
+    rows = [
+        _row(project, k, v)
+        for k in (KINDS if kind is None else (kind,))
+        for v in project.versions(k)
+    ]
+    return {"command": "runs list", "project": str(project.root), "artifacts": rows}
+
+
+def show_run(project_dir: Path, ref: str) -> dict[str, Any]:
+    """One artifact's manifest, after checking every file's sha256 (exit 4 if any differs)."""
+    project = Project(project_dir)
+    art = project.load(ref, verify=False)
+    try:
+        art.verify()
+    except ArtifactCorruptError as exc:
+        raise ArtifactCorruptError(
+            f"{exc.message} — {art.ref} must not be used",
+            hint="re-create it with the step that made it; earlier versions are unaffected",
+        ) from None
+    return {
+        "command": "runs show",
+        "ref": art.ref,
+        "path": str(art.path),
+        "verified": True,
+        "manifest": art.manifest,
+    }
