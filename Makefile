@@ -13,7 +13,7 @@ DEMO_TABLES := breast_cancer:diagnosis wine:cultivar diabetes:progression custom
 .PHONY: install demo test test-fast lint format bench sample-data clean help
 
 help:
-	@echo "make demo         install, then run the workflow on sample_data/ (into ./$(DEMO_PROJECT))"
+	@echo "make demo         install, then profile + prep every table in sample_data/ (into ./$(DEMO_PROJECT))"
 	@echo "make test         install, then run the whole test suite (slow tests included)"
 	@echo "make lint         ruff + mypy"
 	@echo "make bench        benchmarks, figures into benchmarks/results/"
@@ -32,10 +32,14 @@ demo: install
 		table=$${pair%%:*}; target=$${pair##*:}; \
 		echo "== automl profile sample_data/$$table.csv --target $$target"; \
 		$(BIN)/automl --project $(DEMO_PROJECT) profile sample_data/$$table.csv --target $$target || exit $$?; \
+		echo "== automl prep sample_data/$$table.csv --target $$target"; \
+		$(BIN)/automl --project $(DEMO_PROJECT) prep sample_data/$$table.csv --target $$target || exit $$?; \
 	done
-	@echo "== the messy table's warnings, as a machine reads them (automl --json ... | jq)"
+	@echo "== the messy table's warnings as a script reads them: automl --json profile ..."
 	@$(BIN)/automl --project $(DEMO_PROJECT) --json --quiet profile sample_data/customers_messy.csv --target churned \
 		| $(BIN)/python -c "import json,sys; d=json.load(sys.stdin); [print(f\"  {w['code']:<17} {w['column'] or ''}\") for w in d['warnings']]; print('  report:', d['report'])"
+	@echo "== what the project holds: automl runs list"
+	@$(BIN)/automl --project $(DEMO_PROJECT) runs list
 
 test: install
 	$(BIN)/python -m pytest -q

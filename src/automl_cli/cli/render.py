@@ -63,6 +63,21 @@ def render_profile(console: Console, doc: dict[str, Any], verbose: bool = False)
 _ACTION_STYLE = {"drop": "yellow"}
 
 
+def _with_detail(decision: dict[str, Any]) -> str:
+    detail = decision.get("detail") or {}
+    action, reason = decision["action"], decision["reason"]
+    if action == "categorical":
+        extra = f"{detail.get('levels')} levels, {detail.get('encoding')}"
+        if detail.get("pooled_rare_levels"):
+            extra += f", {detail['pooled_rare_levels']} rare levels pooled"
+        return f"{reason}: {extra}"
+    if action in ("numeric", "boolean") and detail.get("missing_indicator"):
+        return f"{reason}; missing values are informative: indicator added"
+    if action == "text":
+        return f"{reason} ({detail.get('terms')} terms)"
+    return str(reason)
+
+
 def render_prep(console: Console, doc: dict[str, Any], verbose: bool = False) -> None:
     console.print(
         f"target [bold]{escape(doc['target'])}[/bold] ({doc['task']}), "
@@ -81,7 +96,7 @@ def render_prep(console: Console, doc: dict[str, Any], verbose: bool = False) ->
         table.add_row(
             escape(d["name"]),
             f"[{style}]{d['action']}[/{style}]" if style else d["action"],
-            escape(d["reason"]),
+            escape(_with_detail(d)),
         )
     console.print(table)
     for d in doc["decisions"]:
