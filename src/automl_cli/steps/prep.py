@@ -13,8 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from automl_cli.config import load_project_config, resolve
 from automl_cli.errors import ArtifactCorruptError, DataError, UsageError
+from automl_cli.steps._common import config_doc, noop, open_step
 from automl_cli.steps.profile import write_profile
 from automl_cli.store import Artifact, Project
 
@@ -32,12 +32,7 @@ DEFAULTS: dict[str, Any] = {
     "max_categories": 20,
     "text": "tfidf",
     "seed": 0,
-    "lock_timeout": 60.0,
 }
-
-
-def _noop(_msg: str) -> None:
-    return None
 
 
 def load_preprocessor(artifact: Artifact) -> Preprocessor:
@@ -85,9 +80,9 @@ def run_prep(
     from automl_cli.core.io import check_target, read_table
     from automl_cli.core.preprocessing import Preprocessor
 
-    say = progress or _noop
-    project = Project(project_dir)
-    config = resolve(
+    say = progress or noop
+    project, config = open_step(
+        project_dir,
         "prep",
         {
             "target": target,
@@ -100,9 +95,7 @@ def run_prep(
             "lock_timeout": lock_timeout,
         },
         DEFAULTS,
-        load_project_config(project.config_path),
     )
-    project.lock_timeout = float(config["lock_timeout"].value)
     target_name = config["target"].value
     if not target_name:
         raise UsageError(
@@ -181,7 +174,7 @@ def run_prep(
         "rows_without_target": dropped_rows,
         "features": widths,
         "decisions": decisions,
-        "config": {k: {"value": v.value, "source": v.source} for k, v in config.items()},
+        "config": config_doc(config),
     }
 
 

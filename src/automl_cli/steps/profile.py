@@ -6,7 +6,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from automl_cli.config import Resolved, load_project_config, resolve
+from automl_cli.config import Resolved
+from automl_cli.steps._common import config_doc, noop, open_step
 from automl_cli.store import Artifact, Project
 
 if TYPE_CHECKING:
@@ -16,11 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["run_profile", "write_profile"]
 
-DEFAULTS: dict[str, Any] = {"target": None, "seed": 0, "lock_timeout": 60.0}
-
-
-def _noop(_msg: str) -> None:
-    return None
+DEFAULTS: dict[str, Any] = {"target": None, "seed": 0}
 
 
 def write_profile(
@@ -28,7 +25,7 @@ def write_profile(
     frame: pd.DataFrame,
     info: TableInfo,
     config: dict[str, Resolved],
-    say: Callable[[str], None] = _noop,
+    say: Callable[[str], None] = noop,
 ) -> tuple[Artifact, dict[str, Any]]:
     """Profile an already-read table into a new ``profile`` version (shared with ``prep``)."""
     from automl_cli.core.profiling import profile_frame
@@ -67,15 +64,13 @@ def run_profile(
     """Profile ``data`` and write ``profile/vNNNN`` (profile.json, report.html, manifest)."""
     from automl_cli.core.io import check_target, read_table
 
-    say = progress or _noop
-    project = Project(project_dir)
-    config = resolve(
+    say = progress or noop
+    project, config = open_step(
+        project_dir,
         "profile",
         {"target": target, "seed": seed, "lock_timeout": lock_timeout},
         DEFAULTS,
-        load_project_config(project.config_path),
     )
-    project.lock_timeout = float(config["lock_timeout"].value)
     say(f"reading {data}")
     frame, info = read_table(data)
     if config["target"].value is not None:
@@ -99,5 +94,5 @@ def run_profile(
             for c in profile["columns"]
         ],
         "warnings": profile["warnings"],
-        "config": {k: {"value": v.value, "source": v.source} for k, v in config.items()},
+        "config": config_doc(config),
     }

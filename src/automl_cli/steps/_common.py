@@ -1,0 +1,39 @@
+"""What every step does first: open the project and resolve its settings in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from automl_cli.config import Resolved, load_project_config, resolve
+from automl_cli.store import DEFAULT_LOCK_TIMEOUT, Project
+
+__all__ = ["config_doc", "noop", "open_step"]
+
+
+def noop(_msg: str) -> None:
+    """The progress callback when the caller wants none."""
+    return None
+
+
+def open_step(
+    project_dir: Path, command: str, cli_values: dict[str, Any], defaults: dict[str, Any]
+) -> tuple[Project, dict[str, Resolved]]:
+    """The project and the step's resolved settings (flag > env > automl.toml > default).
+
+    ``lock_timeout`` is resolved for every step, so it may come from any of those sources.
+    """
+    project = Project(project_dir)
+    config = resolve(
+        command,
+        cli_values,
+        {**defaults, "lock_timeout": DEFAULT_LOCK_TIMEOUT},
+        load_project_config(project.config_path),
+    )
+    project.lock_timeout = float(config["lock_timeout"].value)
+    return project, config
+
+
+def config_doc(config: dict[str, Resolved]) -> dict[str, dict[str, Any]]:
+    """Resolved settings as the result documents show them."""
+    return {k: {"value": v.value, "source": v.source} for k, v in config.items()}
