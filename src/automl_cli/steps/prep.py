@@ -13,15 +13,26 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from automl_cli.config import Resolved
 from automl_cli.errors import ArtifactCorruptError, DataError, UsageError
 from automl_cli.steps._common import config_doc, noop, open_step
 from automl_cli.steps.profile import write_profile
 from automl_cli.store import Artifact, Project
 
 if TYPE_CHECKING:
+    import pandas as pd
+
+    from automl_cli.core.io import TableInfo
     from automl_cli.core.preprocessing import Preprocessor
 
-__all__ = ["PREPROCESSOR_FILE", "load_preprocessor", "run_prep"]
+__all__ = [
+    "PREPROCESSOR_FILE",
+    "ensure_profile",
+    "load_preprocessor",
+    "rows_with_target",
+    "run_prep",
+    "write_prep",
+]
 
 PREPROCESSOR_FILE = "preprocessor.json"
 DEFAULTS: dict[str, Any] = {
@@ -78,7 +89,6 @@ def run_prep(
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     from automl_cli.core.io import check_target, read_table
-    from automl_cli.core.preprocessing import Preprocessor
 
     say = progress or noop
     project, config = open_step(
@@ -108,60 +118,9 @@ def run_prep(
     say(f"reading {source}")
     frame, info = read_table(source)
     check_target(list(frame.columns), target_name, path=info.path)
-
-    profile_art = project.find("profile", data_sha256=info.sha256, target=target_name)
-    if profile_art is None:
-        say("no profile of this table yet: profiling it first")
-        profile_config = {k: config[k] for k in ("target", "seed", "lock_timeout")}
-        profile_art, profile = write_profile(project, frame, info, profile_config, say)
-    else:
-        profile = json.loads(profile_art.file("profile.json").read_text("utf-8"))
-
-    y = frame[target_name]
-    has_target = y.notna() & (y.astype("string").str.strip() != "")
-    dropped_rows = int((~has_target).sum())
-    if dropped_rows == len(frame):
-        raise DataError(f"the target '{target_name}' is empty in every row of {info.path}")
-    if dropped_rows:
-        frame = frame.loc[has_target.to_numpy()]
-        y = y.loc[frame.index]
-    say(f"fitting the preprocessing on {len(frame):,} rows")
-    prep = Preprocessor(
-        profile=profile,
-        target=target_name,
-        task=config["task"].value,
-        drop=tuple(config["drop"].value),
-        keep=tuple(config["keep"].value),
-        max_categories=int(config["max_categories"].value),
-        text=config["text"].value,
-        seed=int(config["seed"].value),
-    )
-    prep.fit(frame.drop(columns=[target_name]), y)
-    widths = {v: prep.transform(frame.head(50), variant=v).shape[1] for v in ("native", "encoded")}
-
-    decisions = [d.__dict__ for d in prep.decisions_]
-    say("saving the prep artifact")
-    with project.new_artifact("prep", seed=int(config["seed"].value)) as writer:
-        writer.add_input(info.path, info.sha256, info.size, rows=info.rows, format=info.format)
-        writer.add_parent(profile_art)
-        for name, value in config.items():
-            writer.set_config(name, value.value, value.source)
-        writer.summary.update(
-            {"data_sha256": info.sha256, "target": target_name, "task": prep.task_}
-        )
-        writer.metrics.update(
-            {
-                "rows_used": len(frame),
-                "rows_without_target": dropped_rows,
-                "features_native": widths["native"],
-                "features_encoded": widths["encoded"],
-            }
-        )
-        writer.write_json(PREPROCESSOR_FILE, prep.to_dict())
-        writer.write_json("schema.json", prep.schema_)
-        writer.write_text("decisions.md", _decisions_markdown(decisions, prep, dropped_rows))
-    art = writer.result
-    assert art is not None
+    profile_art, profile = ensure_profile(project, frame, info, config, say)
+    frame, y, dropped_rows = rows_with_target(frame, target_name, info.path)
+    art, prep = write_prep(project, frame, y, info, config, profile_art, profile, dropped_rows, say)
     return {
         "command": "prep",
         "artifact": art.ref,
@@ -172,10 +131,99 @@ def run_prep(
         "classes": prep.classes_,
         "rows_used": len(frame),
         "rows_without_target": dropped_rows,
-        "features": widths,
-        "decisions": decisions,
+        "features": art.manifest["summary"]["features"],
+        "decisions": [d.__dict__ for d in prep.decisions_],
         "config": config_doc(config),
     }
+
+
+def ensure_profile(
+    project: Project,
+    frame: pd.DataFrame,
+    info: TableInfo,
+    config: dict[str, Resolved],
+    say: Callable[[str], None] = noop,
+) -> tuple[Artifact, dict[str, Any]]:
+    """The newest profile of these exact bytes and target, made now if there is none."""
+    target = config["target"].value
+    found = project.find("profile", data_sha256=info.sha256, target=target)
+    if found is not None:
+        return found, json.loads(found.file("profile.json").read_text("utf-8"))
+    say("no profile of this table yet: profiling it first")
+    profile_config = {k: config[k] for k in ("target", "seed", "lock_timeout")}
+    return write_profile(project, frame, info, profile_config, say)
+
+
+def rows_with_target(
+    frame: pd.DataFrame, target: str, path: str
+) -> tuple[pd.DataFrame, pd.Series, int]:
+    """Rows that have a target value (the others cannot teach anything), and how many were not."""
+    y = frame[target]
+    has_target = y.notna() & (y.astype("string").str.strip() != "")
+    dropped = int((~has_target).sum())
+    if dropped == len(frame):
+        raise DataError(f"the target '{target}' is empty in every row of {path}")
+    if dropped:
+        frame = frame.loc[has_target.to_numpy()]
+    return frame.drop(columns=[target]), frame[target], dropped
+
+
+def write_prep(
+    project: Project,
+    X: pd.DataFrame,
+    y: pd.Series,
+    info: TableInfo,
+    config: dict[str, Resolved],
+    profile_art: Artifact,
+    profile: dict[str, Any],
+    dropped_rows: int,
+    say: Callable[[str], None] = noop,
+) -> tuple[Artifact, Preprocessor]:
+    """Fit the preprocessor on (X, y) and save it as a new ``prep`` version."""
+    from automl_cli.core.preprocessing import Preprocessor
+
+    say(f"fitting the preprocessing on {len(X):,} rows")
+    prep = Preprocessor(
+        profile=profile,
+        target=config["target"].value,
+        task=config["task"].value,
+        drop=tuple(config["drop"].value),
+        keep=tuple(config["keep"].value),
+        max_categories=int(config["max_categories"].value),
+        text=config["text"].value,
+        seed=int(config["seed"].value),
+    )
+    prep.fit(X, y)
+    widths = {v: prep.transform(X.head(50), variant=v).shape[1] for v in ("native", "encoded")}
+    decisions = [d.__dict__ for d in prep.decisions_]
+    say("saving the prep artifact")
+    with project.new_artifact("prep", seed=int(config["seed"].value)) as writer:
+        writer.add_input(info.path, info.sha256, info.size, rows=info.rows, format=info.format)
+        writer.add_parent(profile_art)
+        for name, value in config.items():
+            if name in DEFAULTS or name == "lock_timeout":
+                writer.set_config(name, value.value, value.source)
+        writer.summary.update(
+            {
+                "data_sha256": info.sha256,
+                "target": prep.target,
+                "task": prep.task_,
+                "features": widths,
+            }
+        )
+        writer.metrics.update(
+            {
+                "rows_used": len(X),
+                "rows_without_target": dropped_rows,
+                "features_native": widths["native"],
+                "features_encoded": widths["encoded"],
+            }
+        )
+        writer.write_json(PREPROCESSOR_FILE, prep.to_dict())
+        writer.write_json("schema.json", prep.schema_)
+        writer.write_text("decisions.md", _decisions_markdown(decisions, prep, dropped_rows))
+    assert writer.result is not None
+    return writer.result, prep
 
 
 def _decisions_markdown(decisions: list[dict[str, Any]], prep: Preprocessor, dropped: int) -> str:

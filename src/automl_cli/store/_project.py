@@ -199,6 +199,12 @@ class ArtifactWriter:
         """A path inside the version for libraries that write files themselves."""
         return self._dest(relpath)
 
+    def dir_path(self, relpath: str) -> Path:
+        """A folder inside the version (created) for writers that save several files."""
+        dest = self._dest(relpath)
+        dest.mkdir(parents=True, exist_ok=True)
+        return dest
+
     def _dest(self, relpath: str) -> Path:
         if relpath == MANIFEST_NAME or Path(relpath).is_absolute() or ".." in Path(relpath).parts:
             raise ValueError(f"cannot write '{relpath}' into an artifact")
