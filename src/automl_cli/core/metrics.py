@@ -1,0 +1,133 @@
+"""Metrics with a known direction, computed from one model output shape.
+
+Model outputs are probabilities ``(n, n_classes)`` for classification and values ``(n,)``
+for regression; targets are class codes ``0..k-1`` or floats. ``loss`` turns any metric into
+"lower is better" so search, pruning and ensembling never need to know the direction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from automl_cli.errors import UsageError
+
+__all__ = ["METRICS", "Metric", "default_metric", "get_metric"]
+
+_EPS = 1e-15
+
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    greater_is_better: bool
+    tasks: tuple[str, ...]
+    fn: Callable[[np.ndarray, np.ndarray, int], float]
+    description: str
+
+    def score(self, y: np.ndarray, output: np.ndarray, n_classes: int = 0) -> float:
+        return float(self.fn(y, output, n_classes))
+
+    def loss(self, y: np.ndarray, output: np.ndarray, n_classes: int = 0) -> float:
+        """The score oriented so that lower is better."""
+        value = self.score(y, output, n_classes)
+        return -value if self.greater_is_better else value
+
+    def to_score(self, loss: float) -> float:
+        return -loss if self.greater_is_better else loss
+
+
+def _labels(output: np.ndarray) -> np.ndarray:
+    return np.asarray(output).argmax(axis=1)
+
+
+def _auc(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    if p.shape[1] == 2:
+        return float(roc_auc_score(y, p[:, 1]))
+    present = np.unique(y.astype(int))
+    if len(present) < 2:
+        return float("nan")
+    probs = p[:, present] / np.clip(p[:, present].sum(axis=1, keepdims=True), _EPS, None)
+    if len(present) == 2:
+        return float(roc_auc_score(y == present[1], probs[:, 1]))
+    return float(roc_auc_score(y, probs, multi_class="ovr", average="macro", labels=present))
+
+
+def _logloss(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    clipped = np.clip(p, _EPS, 1 - _EPS)
+    clipped = clipped / clipped.sum(axis=1, keepdims=True)
+    return float(-np.mean(np.log(clipped[np.arange(len(y)), y.astype(int)])))
+
+
+def _accuracy(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    return float(np.mean(_labels(p) == y.astype(int)))
+
+
+def _balanced_accuracy(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    from sklearn.metrics import balanced_accuracy_score
+
+    return float(balanced_accuracy_score(y.astype(int), _labels(p)))
+
+
+def _f1(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    from sklearn.metrics import f1_score
+
+    average = "binary" if p.shape[1] == 2 else "macro"
+    return float(f1_score(y.astype(int), _labels(p), average=average, zero_division=0))
+
+
+def _rmse(y: np.ndarray, v: np.ndarray, k: int) -> float:
+    return float(np.sqrt(np.mean((np.asarray(v, dtype=float) - y) ** 2)))
+
+
+def _mae(y: np.ndarray, v: np.ndarray, k: int) -> float:
+    return float(np.mean(np.abs(np.asarray(v, dtype=float) - y)))
+
+
+def _r2(y: np.ndarray, v: np.ndarray, k: int) -> float:
+    ss_res = float(np.sum((y - np.asarray(v, dtype=float)) ** 2))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    return 1.0 - ss_res / ss_tot if ss_tot > 0 else 0.0
+
+
+_CLS = ("binary", "multiclass")
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in (
+        Metric("auc", True, _CLS, _auc, "area under the ROC curve (one-vs-rest for multiclass)"),
+        Metric("logloss", False, _CLS, _logloss, "log loss of the predicted probabilities"),
+        Metric("accuracy", True, _CLS, _accuracy, "share of rows classified correctly"),
+        Metric("balanced_accuracy", True, _CLS, _balanced_accuracy, "mean recall per class"),
+        Metric("f1", True, _CLS, _f1, "F1 of the positive class (macro for multiclass)"),
+        Metric("rmse", False, ("regression",), _rmse, "root mean squared error"),
+        Metric("mae", False, ("regression",), _mae, "mean absolute error"),
+        Metric("r2", True, ("regression",), _r2, "coefficient of determination"),
+    )
+}
+_DEFAULTS = {"binary": "auc", "multiclass": "logloss", "regression": "rmse"}
+
+
+def default_metric(task: str) -> str:
+    return _DEFAULTS[task]
+
+
+def get_metric(name: str | None, task: str) -> Metric:
+    """The metric by name (or the task's default); refuses one that does not fit the task."""
+    key = (name or default_metric(task)).lower().replace("-", "_")
+    metric = METRICS.get(key)
+    if metric is None:
+        raise UsageError(
+            f"unknown metric '{name}'",
+            hint=f"choose one of: {', '.join(m for m, v in METRICS.items() if task in v.tasks)}",
+        )
+    if task not in metric.tasks:
+        fitting = ", ".join(m for m, v in METRICS.items() if task in v.tasks)
+        raise UsageError(
+            f"metric '{metric.name}' does not apply to a {task} task",
+            hint=f"for {task} use one of: {fitting}",
+        )
+    return metric

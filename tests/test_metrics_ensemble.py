@@ -1,0 +1,72 @@
+"""Metrics agree with scikit-learn and know their direction; greedy ensembling helps."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
+
+from automl_cli.core.ensemble import greedy_ensemble
+from automl_cli.core.metrics import METRICS, default_metric, get_metric
+from automl_cli.errors import UsageError
+
+rng = np.random.default_rng(0)
+
+
+def test_binary_and_multiclass_metrics_match_sklearn() -> None:
+    y = rng.integers(0, 2, 200)
+    p1 = np.clip(y * 0.6 + rng.random(200) * 0.4, 0, 1)
+    proba = np.column_stack([1 - p1, p1])
+    assert get_metric("auc", "binary").score(y, proba, 2) == pytest.approx(roc_auc_score(y, p1))
+    assert get_metric("logloss", "binary").score(y, proba, 2) == pytest.approx(log_loss(y, proba))
+    y3 = rng.integers(0, 3, 300)
+    p3 = rng.dirichlet([1, 1, 1], 300)
+    assert get_metric(None, "multiclass").score(y3, p3, 3) == pytest.approx(
+        log_loss(y3, p3, labels=[0, 1, 2])
+    )
+    auc3 = roc_auc_score(y3, p3, multi_class="ovr", average="macro")
+    assert get_metric("auc", "multiclass").score(y3, p3, 3) == pytest.approx(auc3)
+
+
+def test_regression_metrics_and_direction() -> None:
+    y = rng.normal(size=100)
+    v = y + rng.normal(scale=0.1, size=100)
+    rmse = get_metric("rmse", "regression")
+    assert rmse.score(y, v) == pytest.approx(mean_squared_error(y, v) ** 0.5)
+    assert rmse.loss(y, v) == rmse.score(y, v)  # lower is better already
+    r2 = get_metric("r2", "regression")
+    assert r2.loss(y, v) == -r2.score(y, v) and r2.to_score(r2.loss(y, v)) == r2.score(y, v)
+    assert {default_metric(t) for t in ("binary", "multiclass", "regression")} == {
+        "auc",
+        "logloss",
+        "rmse",
+    }
+    assert set(METRICS) >= {"accuracy", "balanced_accuracy", "f1", "mae", "r2"}
+
+
+def test_metric_errors_are_usage_errors() -> None:
+    with pytest.raises(UsageError, match="unknown metric"):
+        get_metric("nope", "binary")
+    with pytest.raises(UsageError, match="does not apply"):
+        get_metric("rmse", "binary")
+
+
+def test_greedy_ensemble_combines_complementary_models() -> None:
+    y = rng.normal(size=400)
+    noise_a, noise_b = rng.normal(size=400), rng.normal(size=400)
+    a, b = y + noise_a, y + noise_b  # equally good, independent errors
+    bad = y + 3 * rng.normal(size=400)
+    metric = get_metric("rmse", "regression")
+    result = greedy_ensemble([a, b, bad], y, metric, 0)
+    assert {0, 1} <= set(result.weights)
+    assert min(result.weights[0], result.weights[1]) > result.weights.get(2, 0.0)
+    assert sum(result.weights.values()) == pytest.approx(1.0)
+    assert result.loss < result.single_loss * 0.8  # averaging halves the error variance
+
+
+def test_greedy_ensemble_keeps_a_single_dominant_model() -> None:
+    y = rng.normal(size=300)
+    good = y + 0.01 * rng.normal(size=300)
+    poor = y + rng.normal(size=300)
+    result = greedy_ensemble([poor, good], y, get_metric("rmse", "regression"), 0)
+    assert result.weights == {1: 1.0} and result.single_best == 1
