@@ -484,7 +484,8 @@ class Preprocessor(TransformerMixin, BaseEstimator):
             return
         if state["onehot"]:
             for level in [*levels, RARE]:
-                parts[f"{name}__{_safe(level)}"] = (levelled == level).to_numpy(dtype="float64")
+                hit = (levelled == level).fillna(False)  # a missing value matches no level
+                parts[f"{name}__{_safe(level)}"] = hit.to_numpy(dtype="float64")
             parts[f"{name}__missing"] = (~present).astype("float64")
             return
         enc_keys = _levelled(keys, state["encoding_levels"])  # unseen → RARE

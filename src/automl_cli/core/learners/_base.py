@@ -1,0 +1,100 @@
+"""One learner contract that every model family keeps (conventions.md §1–2, §8).
+
+A learner is a scikit-learn style estimator: ``__init__`` only stores parameters, ``fit``
+returns ``self``, fitted attributes end in ``_``. It consumes one variant of the prepared
+features (``variant``: "native" keeps NaN and pandas categories, "encoded" is all finite
+floats) and predicts in one shape for every family:
+
+- classification: ``predict_proba(X)`` → ``(n, n_classes)`` float array, rows sum to 1, class
+  ``j`` is the target's ``j``-th sorted class (targets arrive as integer codes 0..k-1);
+- regression: ``predict(X)`` → ``(n,)`` float array.
+
+Persistence never pickles: ``save(directory)`` writes files (a booster's native text /
+UBJSON format, or skops with a trusted-type list that lives in this code) and returns their
+names; ``load(directory)`` reads them back. Callers verify sha256 before calling ``load``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["TASKS", "Learner"]
+
+TASKS = ("binary", "multiclass", "regression")
+
+
+class Learner(ABC):
+    """Base of every model family. Subclasses declare their hyperparameters in ``__init__``."""
+
+    family: ClassVar[str]  # short name used by --models and the leaderboard, e.g. "lgbm"
+    variant: ClassVar[str]  # "native" or "encoded"
+    supports_early_stopping: ClassVar[bool] = False
+
+    task: str
+    n_classes: int
+    seed: int
+    n_jobs: int
+
+    # -- the estimator contract ---------------------------------------------------------------
+    def get_params(self) -> dict[str, Any]:
+        """Constructor arguments (scikit-learn convention: ``__init__`` stores them as-is)."""
+        import inspect
+
+        names = [
+            p
+            for p in inspect.signature(type(self).__init__).parameters
+            if p not in ("self", "args", "kwargs")
+        ]
+        return {name: getattr(self, name) for name in names}
+
+    @abstractmethod
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_val: pd.DataFrame | None = None,
+        y_val: np.ndarray | None = None,
+    ) -> Learner:
+        """Fit on (X, y); boosters early-stop on (X_val, y_val) when given. Returns self."""
+
+    @abstractmethod
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        """Classification only: (n, n_classes) probabilities."""
+
+    @abstractmethod
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        """Regression: values; classification: class codes (argmax of predict_proba)."""
+
+    def predict_output(self, X: pd.DataFrame) -> np.ndarray:
+        """What metrics and ensembles consume: probabilities or regression values."""
+        return self.predict_proba(X) if self.task != "regression" else self.predict(X)
+
+    # -- persistence --------------------------------------------------------------------------
+    @abstractmethod
+    def save(self, directory: Path) -> list[str]:
+        """Write the fitted model into ``directory`` (no pickle); return the file names."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, directory: Path, params: dict[str, Any]) -> Learner:
+        """Rebuild a fitted learner from ``save``'s files and its constructor params."""
+
+    # -- search -------------------------------------------------------------------------------
+    @staticmethod
+    @abstractmethod
+    def search_space(trial: Any, task: str, n_rows: int, n_features: int) -> dict[str, Any]:
+        """Hyperparameters for one Optuna trial (``trial.suggest_*``; names prefixed by family)."""
+
+    @staticmethod
+    @abstractmethod
+    def portfolio(task: str, n_rows: int, n_features: int) -> list[dict[str, Any]]:
+        """Configurations known to be good on many tables, cheapest first (zero-shot start)."""
+
+    def fitted_iterations(self) -> int | None:
+        """Boosters: the best iteration found by early stopping (reused at refit)."""
+        return None

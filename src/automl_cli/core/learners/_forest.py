@@ -1,0 +1,132 @@
+"""Shared base of the random forest and extra-trees families (encoded variant).
+
+Bagged deep trees make errors unlike boosting's, which is what the ensemble step needs.
+``max_leaf_nodes`` bounds tree size (AutoGluon uses 15000) so big tables stay in memory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from automl_cli.core.learners._common import config
+from automl_cli.core.learners._params import Constraint, Interval, Options, fail
+from automl_cli.core.learners._sklearn import SklearnLearner
+
+__all__ = ["ForestLearner"]
+
+CLASSIFICATION_CRITERIA = ("gini", "entropy", "log_loss")
+REGRESSION_CRITERIA = ("squared_error", "friedman_mse", "absolute_error", "poisson")
+MAX_FEATURES = ("sqrt", "log2", 0.25, 0.5, 0.75, 1.0)
+
+
+class ForestLearner(SklearnLearner):
+    """Random forest / extra trees; subclasses name the two scikit-learn classes."""
+
+    variant = "encoded"
+    TRUSTED = ("sklearn.tree._tree.Tree",)
+    constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "n_estimators": [Interval(int, 1, None)],
+        "criterion": [Options((*CLASSIFICATION_CRITERIA, *REGRESSION_CRITERIA)), Options((None,))],
+        "max_features": [
+            Interval(float, 0, 1, "right"),
+            Options(("sqrt", "log2")),
+            Options((None,)),
+        ],
+        "min_samples_leaf": [Interval(int, 1, None)],
+        "max_leaf_nodes": [Interval(int, 2, None), Options((None,))],
+    }
+    classifier: ClassVar[str]
+    regressor: ClassVar[str]
+
+    def __init__(
+        self,
+        *,
+        task: str = "binary",
+        n_classes: int = 2,
+        seed: int = 0,
+        n_jobs: int = 2,
+        n_estimators: int = 300,
+        criterion: str | None = None,
+        max_features: float | str | None = None,
+        min_samples_leaf: int = 1,
+        max_leaf_nodes: int | None = 15000,
+    ) -> None:
+        self.task = task
+        self.n_classes = n_classes
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.n_estimators = n_estimators
+        self.criterion = criterion
+        self.max_features = max_features
+        self.min_samples_leaf = min_samples_leaf
+        self.max_leaf_nodes = max_leaf_nodes
+
+    def _validate_params(self) -> None:
+        super()._validate_params()
+        allowed = REGRESSION_CRITERIA if self.task == "regression" else CLASSIFICATION_CRITERIA
+        if self.criterion is not None and self.criterion not in allowed:
+            raise fail(type(self).__name__, "criterion", str(Options(allowed)), self.criterion)
+
+    def _build(self, X: pd.DataFrame, y: np.ndarray) -> Any:
+        import sklearn.ensemble as ensemble
+
+        regression = self.task == "regression"
+        cls = getattr(ensemble, self.regressor if regression else self.classifier)
+        # None: scikit-learn's per-task defaults
+        criterion = self.criterion or ("squared_error" if regression else "gini")
+        max_features = self.max_features or (1.0 if regression else "sqrt")
+        return cls(
+            n_estimators=int(self.n_estimators),
+            criterion=criterion,
+            max_features=max_features,
+            min_samples_leaf=int(self.min_samples_leaf),
+            max_leaf_nodes=self.max_leaf_nodes,
+            n_jobs=int(self.n_jobs),
+            random_state=int(self.seed),
+        )
+
+    def _fit(
+        self,
+        X: pd.DataFrame,
+        y: np.ndarray,
+        X_val: pd.DataFrame | None,
+        y_val: np.ndarray | None,
+    ) -> None:
+        super()._fit(X, y, X_val, y_val)
+        self._predict_in_order()
+
+    def _predict_in_order(self) -> None:
+        """Trees are fitted in parallel but summed in one thread: parallel prediction adds
+        the trees in whatever order threads finish, so the last bits of the result vary."""
+        self.model_.set_params(n_jobs=1)
+
+    @classmethod
+    def load(cls, directory: Path, params: dict[str, Any]) -> ForestLearner:
+        learner = super().load(directory, params)
+        assert isinstance(learner, ForestLearner)
+        learner._predict_in_order()
+        return learner
+
+    @classmethod
+    def _space(cls, trial: Any, task: str) -> dict[str, Any]:
+        p = cls.family
+        params = {
+            "max_features": trial.suggest_categorical(f"{p}_max_features", list(MAX_FEATURES)),
+            "min_samples_leaf": trial.suggest_int(f"{p}_min_samples_leaf", 1, 32, log=True),
+        }
+        if task != "regression":
+            params["criterion"] = trial.suggest_categorical(f"{p}_criterion", ["gini", "entropy"])
+        return params
+
+    @staticmethod
+    def _portfolio(task: str) -> list[dict[str, Any]]:
+        """AutoGluon's forests: 300 trees; Gini and entropy for classes, all features for
+        regression (scikit-learn's regression default)."""
+        if task == "regression":
+            return [{"max_features": 1.0, "min_samples_leaf": 1}]
+        base = {"max_features": "sqrt", "min_samples_leaf": 1, "criterion": "gini"}
+        return [base, config(base, criterion="entropy")]

@@ -1,0 +1,87 @@
+"""k-nearest neighbours on standardised features: local, assumption-free, cheap to fit.
+
+Useful on small tables and as a diverse ensemble member; prediction cost grows with the
+training rows, so :func:`default_families` leaves it out of large tables.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from automl_cli.core.learners._params import Constraint, Interval, Options
+from automl_cli.core.learners._sklearn import SklearnLearner
+
+__all__ = ["KnnLearner"]
+
+
+class KnnLearner(SklearnLearner):
+    """KNeighborsClassifier / Regressor; ``n_neighbors`` is capped at the training rows."""
+
+    family = "knn"
+    variant = "encoded"
+    # the neighbour index ("auto" picks a KD/ball tree or brute force) and its metric
+    TRUSTED = (
+        "sklearn.metrics._dist_metrics.EuclideanDistance64",
+        "sklearn.metrics._dist_metrics.ManhattanDistance64",
+        "sklearn.metrics._dist_metrics.MinkowskiDistance64",
+        "sklearn.neighbors._ball_tree.BallTree",
+        "sklearn.neighbors._kd_tree.KDTree",
+    )
+    constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "n_neighbors": [Interval(int, 1, None)],
+        "weights": [Options(("uniform", "distance"))],
+        "p": [Options((1, 2))],
+    }
+
+    def __init__(
+        self,
+        *,
+        task: str = "binary",
+        n_classes: int = 2,
+        seed: int = 0,
+        n_jobs: int = 2,
+        n_neighbors: int = 5,
+        weights: str = "uniform",
+        p: int = 2,
+    ) -> None:
+        self.task = task
+        self.n_classes = n_classes
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.n_neighbors = n_neighbors
+        self.weights = weights
+        self.p = p
+
+    def _build(self, X: pd.DataFrame, y: np.ndarray) -> Any:
+        from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        cls = KNeighborsRegressor if self.task == "regression" else KNeighborsClassifier
+        model = cls(
+            n_neighbors=min(int(self.n_neighbors), len(X)),
+            weights=self.weights,
+            p=int(self.p),
+            n_jobs=int(self.n_jobs),
+        )
+        return Pipeline([("scale", StandardScaler()), ("model", model)])
+
+    @staticmethod
+    def search_space(trial: Any, task: str, n_rows: int, n_features: int) -> dict[str, Any]:
+        return {
+            "n_neighbors": trial.suggest_int("knn_n_neighbors", 1, 100, log=True),
+            "weights": trial.suggest_categorical("knn_weights", ["uniform", "distance"]),
+            "p": trial.suggest_categorical("knn_p", [1, 2]),
+        }
+
+    @staticmethod
+    def portfolio(task: str, n_rows: int, n_features: int) -> list[dict[str, Any]]:
+        """Uniform and distance weights (AutoGluon's KNeighborsUnif / KNeighborsDist pair);
+        the second uses more neighbours so its class probabilities are less jumpy."""
+        return [
+            {"n_neighbors": 5, "weights": "uniform", "p": 2},
+            {"n_neighbors": 15, "weights": "distance", "p": 2},
+        ]

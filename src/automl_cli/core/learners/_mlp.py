@@ -1,0 +1,130 @@
+"""A small multilayer perceptron whose depth (1–3 layers) and widths are searched.
+
+Inputs are standardised; for regression the target is too (``TransformedTargetRegressor``,
+saved with the model), because Adam with default step sizes fits unit-scale targets far
+better than raw ones. Early stopping holds out 10 % of the training rows when there are
+enough of them.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+
+from automl_cli.core.learners._common import config
+from automl_cli.core.learners._params import Boolean, Constraint, Interval
+from automl_cli.core.learners._sklearn import SklearnLearner
+
+__all__ = ["MlpLearner"]
+
+MAX_LAYERS = 3
+VALIDATION_FRACTION = 0.1
+MIN_ROWS_FOR_EARLY_STOPPING = 100
+
+
+class MlpLearner(SklearnLearner):
+    """MLPClassifier / MLPRegressor; ``width_i`` is used for layers ``i ≤ n_layers``."""
+
+    family = "mlp"
+    variant = "encoded"
+    TRUSTED = ("sklearn.neural_network._stochastic_optimizers.AdamOptimizer",)
+    constraints: ClassVar[dict[str, list[Constraint]]] = {
+        "n_layers": [Interval(int, 1, MAX_LAYERS)],
+        "width_1": [Interval(int, 1, None)],
+        "width_2": [Interval(int, 1, None)],
+        "width_3": [Interval(int, 1, None)],
+        "alpha": [Interval(float, 0, None)],
+        "learning_rate_init": [Interval(float, 0, None, "neither")],
+        "max_iter": [Interval(int, 1, None)],
+        "early_stopping": [Boolean()],
+    }
+
+    def __init__(
+        self,
+        *,
+        task: str = "binary",
+        n_classes: int = 2,
+        seed: int = 0,
+        n_jobs: int = 2,
+        n_layers: int = 1,
+        width_1: int = 128,
+        width_2: int = 64,
+        width_3: int = 32,
+        alpha: float = 1e-4,
+        learning_rate_init: float = 1e-3,
+        max_iter: int = 200,
+        early_stopping: bool = True,
+    ) -> None:
+        self.task = task
+        self.n_classes = n_classes
+        self.seed = seed
+        self.n_jobs = n_jobs
+        self.n_layers = n_layers
+        self.width_1 = width_1
+        self.width_2 = width_2
+        self.width_3 = width_3
+        self.alpha = alpha
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+
+    def hidden_layer_sizes(self) -> tuple[int, ...]:
+        widths = (self.width_1, self.width_2, self.width_3)
+        return tuple(int(w) for w in widths[: int(self.n_layers)])
+
+    def _can_stop_early(self, y: np.ndarray) -> bool:
+        """scikit-learn's held-out split needs rows to spare and (classes) ≥ 2 per class."""
+        n = len(y)
+        if not self.early_stopping or n < MIN_ROWS_FOR_EARLY_STOPPING:
+            return False
+        if self.task == "regression":
+            return True
+        counts = np.bincount(y.astype("int64"))
+        present = counts[counts > 0]
+        return bool(present.min() >= 2 and math.ceil(VALIDATION_FRACTION * n) >= len(present))
+
+    def _build(self, X: pd.DataFrame, y: np.ndarray) -> Any:
+        from sklearn.compose import TransformedTargetRegressor
+        from sklearn.neural_network import MLPClassifier, MLPRegressor
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        regression = self.task == "regression"
+        cls = MLPRegressor if regression else MLPClassifier
+        mlp = cls(
+            hidden_layer_sizes=self.hidden_layer_sizes(),
+            alpha=float(self.alpha),
+            learning_rate_init=float(self.learning_rate_init),
+            max_iter=int(self.max_iter),
+            early_stopping=self._can_stop_early(y),
+            validation_fraction=VALIDATION_FRACTION,
+            random_state=int(self.seed),
+        )
+        model = Pipeline([("scale", StandardScaler()), ("model", mlp)])
+        if not regression:
+            return model
+        return TransformedTargetRegressor(
+            regressor=model, transformer=StandardScaler(), check_inverse=False
+        )
+
+    @staticmethod
+    def search_space(trial: Any, task: str, n_rows: int, n_features: int) -> dict[str, Any]:
+        n_layers = trial.suggest_int("mlp_n_layers", 1, MAX_LAYERS)
+        params: dict[str, Any] = {"n_layers": n_layers}
+        for i in range(1, n_layers + 1):  # only the layers that exist: no inert parameters
+            params[f"width_{i}"] = trial.suggest_int(f"mlp_width_{i}", 16, 512, log=True)
+        params["alpha"] = trial.suggest_float("mlp_alpha", 1e-6, 1e-1, log=True)
+        params["learning_rate_init"] = trial.suggest_float(
+            "mlp_learning_rate_init", 1e-4, 1e-2, log=True
+        )
+        return params
+
+    @staticmethod
+    def portfolio(task: str, n_rows: int, n_features: int) -> list[dict[str, Any]]:
+        """One layer of 128 (close to scikit-learn's default), then a 256-128 funnel with
+        more weight decay (the shape tabular MLP baselines usually land on)."""
+        base = {"n_layers": 1, "width_1": 128, "alpha": 1e-4, "learning_rate_init": 1e-3}
+        return [base, config(base, n_layers=2, width_1=256, width_2=128, alpha=1e-3)]

@@ -1,0 +1,427 @@
+"""One contract suite run on every model family (conventions.md §2).
+
+Features come from the real :class:`Preprocessor`, so each family sees exactly the variant
+it gets in a search: "native" (NaN + pandas categories) or "encoded" (finite floats).
+A new family needs no new test here, only an entry in ``FAST`` and ``INVALID`` if its
+defaults are slow or to name one bad value for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl_cli.core.learners import (
+    FAMILIES,
+    TASKS,
+    InvalidParameterError,
+    Learner,
+    default_families,
+    make_learner,
+)
+from automl_cli.core.preprocessing import VARIANTS, Preprocessor, encode_target
+from automl_cli.errors import UsageError
+
+FAMILY_NAMES = list(FAMILIES)
+BOOSTERS = [f for f, cls in FAMILIES.items() if cls.supports_early_stopping]
+N = 80
+N_CLASSES = {"binary": 2, "multiclass": 3, "regression": 0}
+# keep every fit well under a second: fewer trees / epochs than the search uses
+FAST: dict[str, dict[str, Any]] = {
+    "lgbm": {"n_estimators": 40},
+    "xgb": {"n_estimators": 40},
+    "hgb": {"n_estimators": 40},
+    "rf": {"n_estimators": 20},
+    "et": {"n_estimators": 20},
+    "mlp": {"max_iter": 80},
+}
+INVALID: dict[str, tuple[str, Any, str]] = {
+    "lgbm": ("learning_rate", -0.1, "a float in the range (0.0, inf)"),
+    "xgb": ("max_depth", 2.5, "an int in the range [0, inf)"),
+    "hgb": ("max_leaf_nodes", 1, "an int in the range [2, inf)"),
+    "rf": ("n_estimators", 0, "an int in the range [1, inf)"),
+    "et": (
+        "max_features",
+        "all",
+        "a float in the range (0.0, 1.0], a str among {'sqrt', 'log2'} or one of {None}",
+    ),
+    "linear": ("C", 0.0, "a float in the range (0.0, inf)"),
+    "knn": ("weights", "gaussian", "a str among {'uniform', 'distance'}"),
+    "mlp": ("n_layers", 4, "an int in the range [1, 3]"),
+}
+
+
+# -- data ----------------------------------------------------------------------------------
+def raw_table(task: str, n: int, seed: int) -> tuple[pd.DataFrame, pd.Series, dict[str, Any]]:
+    """A learnable table: the target follows ``num``, ``color`` and whether ``gap`` is missing."""
+    rng = np.random.default_rng(seed)
+    num = rng.normal(size=n)
+    color = rng.choice(["red", "green", "blue", "black"], n, p=[0.3, 0.3, 0.2, 0.2])
+    gap = rng.normal(size=n)
+    gap[rng.random(n) < 0.2] = np.nan
+    effect = pd.Series(color).map({"red": 1.5, "green": -1.5, "blue": 0.0, "black": 0.5})
+    signal = 1.5 * num + effect.to_numpy() + np.where(np.isnan(gap), 1.0, 0.0)
+    noisy = signal + 0.3 * rng.normal(size=n)
+    if task == "binary":
+        y = pd.Series(np.where(noisy > np.median(noisy), "yes", "no"), name="y")
+    elif task == "multiclass":
+        cuts = np.quantile(noisy, [1 / 3, 2 / 3])
+        y = pd.Series(np.array(["low", "mid", "high"])[np.digitize(noisy, cuts)], name="y")
+    else:
+        y = pd.Series(10.0 + 3.0 * noisy, name="y")
+    frame = pd.DataFrame(
+        {"num": num, "gap": gap, "color": color, "noise": rng.uniform(size=n), "y": y}
+    )
+    frame.loc[::13, "num"] = np.nan
+    frame.loc[::17, "color"] = None
+    profile = {
+        "columns": [
+            {"name": "num", "semantic_type": "numeric"},
+            {"name": "gap", "semantic_type": "numeric"},
+            {"name": "color", "semantic_type": "categorical"},
+            {"name": "noise", "semantic_type": "numeric"},
+        ],
+        "target": {"name": "y", "task": task},
+        "warnings": [],
+    }
+    return frame.drop(columns="y"), y, profile
+
+
+@functools.cache
+def prepared(task: str, n: int = N, seed: int = 0) -> tuple[dict[str, pd.DataFrame], np.ndarray]:
+    """Both feature variants of one table and the target as codes (cached: built once)."""
+    frame, y, profile = raw_table(task, n, seed)
+    prep = Preprocessor(profile=profile, target="y", task=task).fit(frame, y)
+    features = {v: prep.transform(frame, variant=v) for v in VARIANTS}
+    return features, encode_target(y, task)[0]
+
+
+def test_encoded_variant_is_finite_with_missing_categories() -> None:
+    """The input contract the encoded families rely on: no NaN even for a missing category."""
+    frame, y, profile = raw_table("binary", N, 0)
+    prep = Preprocessor(profile=profile, target="y", task="binary").fit(frame, y)
+    assert np.isfinite(prep.transform(frame, variant="encoded").to_numpy()).all()
+
+
+def features_for(family: str, task: str, n: int = N) -> tuple[pd.DataFrame, np.ndarray]:
+    features, y = prepared(task, n)
+    return features[FAMILIES[family].variant], y
+
+
+def learner(family: str, task: str, seed: int = 0, n_jobs: int = 1, **params: Any) -> Learner:
+    """One thread by default: OpenMP threads spin-wait, which is slow on a busy test machine."""
+    return make_learner(
+        family,
+        task=task,
+        n_classes=N_CLASSES[task],
+        seed=seed,
+        n_jobs=n_jobs,
+        **{**FAST.get(family, {}), **params},
+    )
+
+
+def fitted(family: str, task: str, **params: Any) -> tuple[Learner, pd.DataFrame]:
+    X, y = features_for(family, task)
+    return learner(family, task, **params).fit(X, y), X
+
+
+every_case = pytest.mark.parametrize("task", TASKS)
+every_family = pytest.mark.parametrize("family", FAMILY_NAMES)
+
+
+# -- the contract ----------------------------------------------------------------------------
+@every_family
+@every_case
+def test_fit_returns_self_and_outputs_have_the_contract_shape(family: str, task: str) -> None:
+    X, y = features_for(family, task)
+    model = learner(family, task)
+    assert model.fit(X, y) is model
+    pred = model.predict(X)
+    assert pred.shape == (len(X),)
+    if task == "regression":
+        assert np.isfinite(pred).all()
+        assert np.array_equal(model.predict_output(X), pred)
+        with pytest.raises(ValueError, match="regressor"):
+            model.predict_proba(X)
+        return
+    proba = model.predict_proba(X)
+    assert proba.shape == (len(X), N_CLASSES[task])
+    assert np.isfinite(proba).all() and (proba >= 0).all()
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert np.array_equal(pred, proba.argmax(axis=1))
+    assert np.array_equal(model.predict_output(X), proba)
+
+
+@every_family
+@every_case
+def test_beats_a_constant_prediction_on_held_out_rows(family: str, task: str) -> None:
+    features, y = prepared(task, n=600, seed=1)
+    X = features[FAMILIES[family].variant]
+    train, test = slice(0, 400), slice(400, None)
+    model = learner(family, task).fit(X.iloc[train], y[train])
+    if task == "regression":
+        mse = np.mean((model.predict(X.iloc[test]) - y[test]) ** 2)
+        baseline = np.mean((y[train].mean() - y[test]) ** 2)
+    else:
+        onehot = np.eye(N_CLASSES[task])[y[test].astype(int)]
+        prior = np.bincount(y[train].astype(int), minlength=N_CLASSES[task]) / len(y[train])
+        mse = np.mean(np.sum((model.predict_proba(X.iloc[test]) - onehot) ** 2, axis=1))
+        baseline = np.mean(np.sum((prior - onehot) ** 2, axis=1))
+    assert mse < 0.7 * baseline
+
+
+@every_family
+@every_case
+def test_predictions_do_not_depend_on_row_order(family: str, task: str) -> None:
+    model, X = fitted(family, task)
+    out = model.predict_output(X)
+    order = np.random.default_rng(5).permutation(len(X))
+    np.testing.assert_allclose(model.predict_output(X.iloc[order]), out[order], rtol=0, atol=1e-12)
+
+
+@every_family
+@every_case
+def test_fit_does_not_change_params(family: str, task: str) -> None:
+    X, y = features_for(family, task)
+    model = learner(family, task)
+    before = model.get_params()
+    model.fit(X.iloc[:60], y[:60], X.iloc[60:], y[60:])
+    assert model.get_params() == before
+
+
+@every_family
+@every_case
+def test_same_seed_same_predictions_even_with_threads(family: str, task: str) -> None:
+    X, y = features_for(family, task)
+    fit = [learner(family, task, seed=7, n_jobs=2).fit(X, y) for _ in range(2)]
+    assert np.array_equal(fit[0].predict_output(X), fit[1].predict_output(X))
+    assert np.array_equal(fit[0].predict_output(X), fit[0].predict_output(X))
+
+
+@every_family
+@every_case
+def test_save_load_round_trip_is_exact_and_writes_no_pickle(
+    family: str, task: str, tmp_path: Path
+) -> None:
+    model, X = fitted(family, task)
+    names = model.save(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+    cls = FAMILIES[family]
+    for name in names:
+        head = (tmp_path / name).read_bytes()[:2]
+        assert head[:1] != b"\x80", f"{name} is a pickle"
+        if name.endswith(".skops"):
+            assert head == b"PK"
+            assert_skops_file_is_safe(tmp_path / name, cls)
+    loaded = cls.load(tmp_path, model.get_params())
+    assert loaded.get_params() == model.get_params()
+    assert np.array_equal(loaded.predict_output(X), model.predict_output(X))
+    assert loaded.fitted_iterations() == model.fitted_iterations()
+
+
+def assert_skops_file_is_safe(path: Path, cls: type[Learner]) -> None:
+    """Everything the file needs is in the code's trusted list; no array needs pickle."""
+    import skops.io as sio
+
+    untrusted = set(sio.get_untrusted_types(file=path))
+    assert untrusted <= set(cls.TRUSTED), untrusted - set(cls.TRUSTED)  # type: ignore[attr-defined]
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if member.endswith(".npy"):
+                np.load(io.BytesIO(archive.read(member)), allow_pickle=False)
+
+
+@every_family
+def test_invalid_parameter_fails_at_fit_in_sklearn_wording(family: str) -> None:
+    name, value, expected = INVALID[family]
+    X, y = features_for(family, "binary")
+    model = learner(family, "binary", **{name: value})  # __init__ only stores
+    owner = type(model).__name__
+    message = f"The '{name}' parameter of {owner} must be {expected}. Got {value!r} instead."
+    with pytest.raises(InvalidParameterError, match=f"^{re.escape(message)}$"):
+        model.fit(X, y)
+
+
+@every_family
+def test_common_parameters_are_checked_too(family: str) -> None:
+    X, y = features_for(family, "binary")
+    owner = FAMILIES[family].__name__
+    bad_task = make_learner(family, task="ranking", n_classes=2)
+    with pytest.raises(InvalidParameterError) as err:
+        bad_task.fit(X, y)
+    assert str(err.value) == (
+        f"The 'task' parameter of {owner} must be a str among "
+        "{'binary', 'multiclass', 'regression'}. Got 'ranking' instead."
+    )
+    with pytest.raises(InvalidParameterError, match="'n_classes' parameter"):
+        make_learner(family, task="binary", n_classes=3).fit(X, y)
+    with pytest.raises(InvalidParameterError, match="'n_jobs' parameter"):
+        make_learner(family, task="binary", n_classes=2, n_jobs=0).fit(X, y)
+
+
+@every_family
+def test_a_class_missing_from_the_training_fold_gets_a_zero_column(family: str) -> None:
+    X, y = features_for(family, "multiclass")
+    keep = y != 2
+    model = learner(family, "multiclass").fit(X[keep], y[keep])
+    proba = model.predict_proba(X)
+    assert proba.shape == (len(X), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert proba[:, 2].max() < 0.05
+
+
+# -- early stopping and refit --------------------------------------------------------------
+@pytest.mark.parametrize("family", BOOSTERS)
+@every_case
+def test_early_stopping_stops_on_noise(family: str, task: str) -> None:
+    X, _ = features_for(family, task)
+    rng = np.random.default_rng(3)
+    k = N_CLASSES[task]
+    noise = rng.integers(0, k, len(X)) if k else rng.normal(size=len(X))
+    noise = noise.astype("float64")
+    model = learner(family, task, n_estimators=1000, early_stopping_rounds=10)
+    model.fit(X.iloc[:50], noise[:50], X.iloc[50:], noise[50:])
+    best = model.fitted_iterations()
+    assert best is not None and 1 <= best < 100
+
+
+@pytest.mark.parametrize("family", BOOSTERS)
+@every_case
+def test_refit_without_validation_uses_the_found_iterations(family: str, task: str) -> None:
+    X, y = features_for(family, task)
+    search = learner(family, task, n_estimators=300, early_stopping_rounds=10)
+    best = search.fit(X.iloc[:60], y[:60], X.iloc[60:], y[60:]).fitted_iterations()
+    assert best is not None
+    refit = learner(family, task, n_estimators=best).fit(X, y)
+    assert refit.fitted_iterations() == best
+
+
+@pytest.mark.parametrize("family", ["lgbm", "xgb", "hgb"])
+def test_loaded_booster_reads_categories_like_the_fitted_one(family: str, tmp_path: Path) -> None:
+    """Only the category carries the signal, so a code mix-up after loading would show."""
+    rng = np.random.default_rng(0)
+    levels = ["a", "b", "c", "__rare__", "__unknown__"]
+    keys = rng.choice(levels[:3], 300)
+    X = pd.DataFrame({"cat": pd.Categorical(keys, categories=levels), "x": rng.normal(size=300)})
+    y = (keys == "b").astype("float64")
+    # with validation rows, so the booster saved is the one cut at its best round
+    model = learner(family, "binary").fit(X.iloc[:200], y[:200], X.iloc[200:], y[200:])
+    model.save(tmp_path)
+    loaded = FAMILIES[family].load(tmp_path, model.get_params())
+    probe = pd.DataFrame(
+        {"cat": pd.Categorical(["a", "b", "c", None], categories=levels), "x": 0.0}
+    )
+    p = loaded.predict_proba(probe)[:, 1]
+    assert np.array_equal(p, model.predict_proba(probe)[:, 1])
+    assert p[1] > 0.8 and p[0] < 0.2 and p[2] < 0.2
+
+
+def test_hgb_accepts_categoricals_wider_than_its_bins(tmp_path: Path) -> None:
+    levels = [f"l{i}" for i in range(300)]
+    rng = np.random.default_rng(0)
+    keys = rng.choice(levels, 600)
+    X = pd.DataFrame({"cat": pd.Categorical(keys, categories=levels), "x": rng.normal(size=600)})
+    y = (np.array([int(k[1:]) for k in keys]) < 150).astype("float64")
+    model = learner("hgb", "binary").fit(X, y)
+    model.save(tmp_path)
+    loaded = FAMILIES["hgb"].load(tmp_path, model.get_params())
+    assert np.array_equal(loaded.predict_proba(X), model.predict_proba(X))
+
+
+# -- safety --------------------------------------------------------------------------------
+def test_a_skops_file_with_a_type_outside_the_list_is_refused(tmp_path: Path) -> None:
+    from skops.io.exceptions import UntrustedTypesFoundException
+
+    hgb, _ = fitted("hgb", "binary")
+    hgb.save(tmp_path)  # an HGB file where a random forest is expected
+    params = learner("rf", "binary").get_params()
+    with pytest.raises(UntrustedTypesFoundException):
+        FAMILIES["rf"].load(tmp_path, params)
+
+
+@pytest.mark.parametrize("family", [f for f in FAMILY_NAMES if FAMILIES[f].variant == "encoded"])
+def test_encoded_families_refuse_the_native_variant(family: str) -> None:
+    features, y = prepared("binary")
+    with pytest.raises(ValueError, match="'encoded' feature variant"):
+        learner(family, "binary").fit(features["native"], y)
+    with_nan = features["encoded"].assign(num=np.nan)
+    with pytest.raises(ValueError, match=r"column\(s\) num \(NaN/inf\) are not"):
+        learner(family, "binary").fit(with_nan, y)
+
+
+# -- search space, portfolio, registry -----------------------------------------------------
+@every_family
+@every_case
+def test_portfolio_configs_are_complete_points_of_the_search_space(family: str, task: str) -> None:
+    """An enqueued portfolio trial must suggest exactly its config: no key left to chance."""
+    import optuna
+
+    cls = FAMILIES[family]
+    configs = cls.portfolio(task, 1000, 10)
+    assert 1 <= len(configs) <= 4
+    for config in configs:
+        fixed = optuna.trial.FixedTrial({f"{family}_{k}": v for k, v in config.items()})
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # out-of-range values warn in optuna
+            assert cls.search_space(fixed, task, 1000, 10) == config
+        make_learner(family, task=task, n_classes=N_CLASSES[task], **config)._validate_params()  # type: ignore[attr-defined]
+
+
+@every_family
+@every_case
+def test_sampled_search_space_points_are_valid_params(family: str, task: str) -> None:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(20):
+        trial = study.ask()
+        params = FAMILIES[family].search_space(trial, task, 1000, 10)
+        assert all(name.startswith(f"{family}_") for name in trial.params)
+        model = make_learner(family, task=task, n_classes=N_CLASSES[task], **params)
+        model._validate_params()  # type: ignore[attr-defined]
+        study.tell(trial, 0.0)
+
+
+@pytest.mark.slow
+@every_family
+@every_case
+def test_every_portfolio_config_fits(family: str, task: str) -> None:
+    X, y = features_for(family, task)
+    for config in FAMILIES[family].portfolio(task, len(X), X.shape[1]):
+        model = make_learner(family, task=task, n_classes=N_CLASSES[task], n_jobs=1, **config)
+        model.fit(X.iloc[:60], y[:60], X.iloc[60:], y[60:])
+        assert np.isfinite(model.predict_output(X)).all()
+
+
+def test_registry_names_every_family_with_a_known_variant() -> None:
+    assert set(FAMILIES) == {"lgbm", "xgb", "hgb", "rf", "et", "linear", "knn", "mlp"}
+    for name, cls in FAMILIES.items():
+        assert cls.family == name and cls.variant in VARIANTS
+    assert set(BOOSTERS) == {"lgbm", "xgb", "hgb"}
+
+
+def test_make_learner_rejects_unknown_families_and_params() -> None:
+    with pytest.raises(UsageError, match="unknown model family 'catboost'"):
+        make_learner("catboost", task="binary", n_classes=2)
+    with pytest.raises(InvalidParameterError, match="no parameter"):
+        make_learner("lgbm", task="binary", n_classes=2, depth=3)
+    model = make_learner("lgbm", task="multiclass", n_classes=4, seed=3, n_jobs=1, num_leaves=7)
+    assert model.get_params()["num_leaves"] == 7 and model.n_classes == 4 and model.seed == 3
+
+
+def test_default_families_are_cheap_first_and_drop_knn_on_big_tables() -> None:
+    small = default_families("binary", 1_000)
+    assert set(small) == set(FAMILIES) and small[0] == "linear"
+    assert "knn" not in default_families("regression", 1_000_000)
+    with pytest.raises(UsageError):
+        default_families("ranking", 100)
