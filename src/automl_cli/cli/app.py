@@ -236,6 +236,77 @@ def prep(
     _run(ctx, call, lambda console, doc: render_prep(console, doc, ctx.obj.out.verbose))
 
 
+@app.command()
+def search(
+    ctx: typer.Context,
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="Training table ('-' for stdin). Profile and prep are made first if missing.",
+            show_default=False,
+        ),
+    ],
+    target: Annotated[str | None, typer.Option("--target", "-t", help="Column to predict.")] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--time-budget",
+            min=0,
+            help="Hard limit in seconds on the whole command, saving included "
+            "(default 60 unless --trials is given).",
+        ),
+    ] = None,
+    trials: Annotated[
+        int | None,
+        typer.Option(min=1, help="Stop after this many trials (with --seed: reproducible)."),
+    ] = None,
+    metric: Annotated[
+        str | None,
+        typer.Option(
+            help="auc, logloss, accuracy, balanced_accuracy, f1 (classification); rmse, mae, r2 "
+            "(regression). Default: auc (binary), logloss (multiclass), rmse (regression)."
+        ),
+    ] = None,
+    task: Annotated[Task | None, typer.Option(help="Override the guessed task.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default 0).")] = None,
+    cv: Annotated[
+        int | None, typer.Option(min=2, help="Cross-validation folds (default 5).")
+    ] = None,
+    models: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--models",
+            help="Families to search, comma-separated or repeated: lgbm, xgb, hgb, rf, et, "
+            "linear, knn, mlp (default: all that suit the table).",
+        ),
+    ] = None,
+) -> None:
+    """Search models and hyperparameters, ensemble the best, and save a model artifact."""
+
+    def call(progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.search import run_search_step
+
+        state: State = ctx.obj
+        return run_search_step(
+            state.project,
+            data,
+            target=target,
+            time_budget=time_budget,
+            trials=trials,
+            metric=metric,
+            task=task.value if task else None,
+            seed=seed,
+            cv=cv,
+            models=models,
+            lock_timeout=state.lock_timeout,
+            progress=progress,
+        )
+
+    from automl_cli.cli.render import render_search
+
+    _run(ctx, call, lambda console, doc: render_search(console, doc, ctx.obj.out.verbose))
+
+
 runs_app = typer.Typer(
     help="What the project holds: list artifacts, show one manifest (verified).",
     no_args_is_help=True,
@@ -286,6 +357,9 @@ def runs_show(
 
 def main() -> None:
     """Console-script entry point."""
+    # OpenMP threads that spin while waiting make LightGBM/XGBoost many times slower when the
+    # machine is shared; passive waiting costs little. Must be set before those libraries load.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # Rich reads the terminal size itself; keep piped output readable at a sane width.
     if "COLUMNS" not in os.environ and not os.isatty(2):
         os.environ["COLUMNS"] = "120"

@@ -9,7 +9,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-__all__ = ["render_prep", "render_profile", "render_runs_list", "render_runs_show"]
+__all__ = [
+    "render_prep",
+    "render_profile",
+    "render_runs_list",
+    "render_runs_show",
+    "render_search",
+]
 
 _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 
@@ -152,3 +158,38 @@ def render_runs_show(console: Console, doc: dict[str, Any]) -> None:
         console.print(f"output {escape(out['path'])} {out['size']:,} bytes")
     if m.get("metrics"):
         console.print("metrics " + ", ".join(f"{k}={v}" for k, v in m["metrics"].items()))
+
+
+def render_search(console: Console, doc: dict[str, Any], verbose: bool = False) -> None:
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for name in ("trial", "family", doc["metric"], "± std", "fit s", "weight"):
+        table.add_column(name, justify="left" if name == "family" else "right")
+    for row in doc["leaderboard"]:
+        if row["state"] != "complete":
+            continue
+        table.add_row(
+            str(row["trial"]),
+            row["family"],
+            f"{row['score']:.4f}",
+            f"{row['score_std']:.4f}",
+            f"{row['fit_time_s']:.1f}",
+            f"{row['ensemble_weight']:.2f}" if row["ensemble_weight"] else "",
+        )
+    console.print(table)
+    t = doc["trials"]
+    console.print(
+        f"{t['complete']} trials complete, {t['pruned']} pruned, {t['failed']} failed "
+        f"(stopped by {doc['stopped_by']}); {doc['wall_time_s']:.1f} s"
+        + (f" of a {doc['time_budget']:.0f} s budget" if doc["time_budget"] else "")
+    )
+    parts = ", ".join(f"{m['family']} ×{m['weight']:.2f} ({m['fit']})" for m in doc["ensemble"])
+    console.print(
+        f"cross-validated {doc['metric']}: [bold]{doc['cv_score']:.4f}[/bold] "
+        f"(best single model {doc['best_single']:.4f}); model = {parts}"
+    )
+    if verbose:
+        for name, item in doc.get("config", {}).items():
+            console.print(f"[dim]setting {name} = {item['value']!r} (from {item['source']})[/dim]")
+    console.print(
+        f"saved [bold]{doc['artifact']}[/bold] (from {doc['prep']}) → {escape(doc['path'])}"
+    )

@@ -1,0 +1,295 @@
+"""Model search: a seeded Optuna study over families and hyperparameters, under a deadline.
+
+- Trials run one after another (deterministic for ``--trials N --seed S``).
+- The study starts from each family's portfolio of known-good configurations, cheapest
+  families first, then TPE (multivariate, grouped) proposes the rest.
+- Each trial is K-fold cross-validated; its out-of-fold predictions are kept for ensembling.
+  After every fold the running loss is reported, so hopeless trials are pruned early.
+- A time model never starts a fold that cannot finish before the deadline: fold times are
+  predicted from the trial's own earlier folds or from earlier trials of the same family.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from automl_cli.core.learners import FAMILIES, make_learner
+from automl_cli.core.learners._base import Learner
+from automl_cli.core.metrics import Metric
+
+__all__ = ["SearchResult", "SearchSettings", "TrialRecord", "make_folds", "run_search"]
+
+HOLDOUT_ROWS = 100_000  # above this, one 80/20 split instead of K folds
+
+
+@dataclass
+class SearchSettings:
+    task: str
+    n_classes: int
+    metric: Metric
+    families: list[str]
+    cv: int = 5
+    seed: int = 0
+    trials: int | None = None
+    n_jobs: int = 2
+    keep_models: int = 10  # fold models kept for the best trials (ensemble without refit)
+
+
+@dataclass
+class TrialRecord:
+    number: int
+    family: str
+    params: dict[str, Any]
+    state: str  # complete | pruned | failed | stopped
+    portfolio: bool
+    fold_losses: list[float] = field(default_factory=list)
+    fit_seconds: list[float] = field(default_factory=list)
+    iterations: list[int | None] = field(default_factory=list)
+    oof: np.ndarray | None = None
+    models: list[Learner] | None = None
+    error: str | None = None
+
+    @property
+    def loss(self) -> float:
+        return float(np.mean(self.fold_losses)) if self.fold_losses else math.inf
+
+    @property
+    def loss_std(self) -> float:
+        return float(np.std(self.fold_losses)) if len(self.fold_losses) > 1 else 0.0
+
+
+@dataclass
+class SearchResult:
+    trials: list[TrialRecord]
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    interrupted: bool
+    stopped_by: str  # trials | deadline | interrupt | exhausted
+
+    def complete(self) -> list[TrialRecord]:
+        return sorted(
+            (t for t in self.trials if t.state == "complete" and t.oof is not None),
+            key=lambda t: t.loss,
+        )
+
+
+class _Stop(Exception):
+    """Raised inside a trial when the deadline does not leave room for its next fold."""
+
+
+def make_folds(y: np.ndarray, task: str, cv: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified K-fold for classification, K-fold for regression; one split for big tables."""
+    from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+
+    n = len(y)
+    idx = np.arange(n)
+    stratify = task != "regression"
+    if stratify:
+        smallest = int(np.bincount(y.astype(int)).min()) if n else 0
+        stratify = smallest >= 2
+    if n > HOLDOUT_ROWS or cv < 2:
+        train, val = train_test_split(
+            idx, test_size=0.2, random_state=seed, stratify=y if stratify else None
+        )
+        return [(np.sort(train), np.sort(val))]
+    if stratify:
+        k = max(2, min(cv, int(np.bincount(y.astype(int)).min())))
+        splitter: Any = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+        return [(tr, va) for tr, va in splitter.split(idx, y.astype(int))]
+    splitter = KFold(n_splits=min(cv, n), shuffle=True, random_state=seed)
+    return [(tr, va) for tr, va in splitter.split(idx)]
+
+
+def _prefixed(family: str, params: dict[str, Any]) -> dict[str, Any]:
+    return {"family": family, **{f"{family}_{k}": v for k, v in params.items()}}
+
+
+class _TimeModel:
+    """Predicts how long a fold will take from what was already measured."""
+
+    def __init__(self) -> None:
+        self.per_family: dict[str, list[float]] = {}
+
+    def record(self, family: str, seconds: float) -> None:
+        self.per_family.setdefault(family, []).append(seconds)
+
+    def fold_estimate(self, family: str, own: list[float]) -> float:
+        if own:
+            return max(own) * 1.1
+        seen = self.per_family.get(family)
+        return float(np.median(seen)) if seen else 0.0
+
+
+def run_search(
+    features: dict[str, pd.DataFrame],
+    y: np.ndarray,
+    settings: SearchSettings,
+    *,
+    deadline: float | None = None,
+    storage: str | None = None,
+    on_trial: Callable[[TrialRecord, TrialRecord | None], None] | None = None,
+) -> SearchResult:
+    """Run the study until ``settings.trials`` trials, the ``deadline`` (time.monotonic), or Ctrl-C."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # outcomes are reported by on_trial
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning, module="optuna")
+    folds = make_folds(y, settings.task, settings.cv, settings.seed)
+    n_rows, metric = len(y), settings.metric
+    width = max(df.shape[1] for df in features.values())
+    families = [f for f in settings.families if f in FAMILIES]
+    sampler = optuna.samplers.TPESampler(
+        seed=settings.seed,
+        multivariate=True,
+        group=True,
+        n_startup_trials=10,
+        warn_independent_sampling=False,
+    )
+    pruner = optuna.pruners.PercentilePruner(75.0, n_startup_trials=8, n_warmup_steps=0)
+    study = optuna.create_study(
+        direction="minimize",
+        sampler=sampler,
+        pruner=pruner,
+        storage=storage,
+        study_name="automl-search",
+    )
+    portfolio = _portfolio_order(families, settings.task, n_rows, width)
+    for i, (family, config) in enumerate(portfolio):
+        study.enqueue_trial(_prefixed(family, config), user_attrs={"portfolio": i})
+
+    timer = _TimeModel()
+    records: list[TrialRecord] = []
+    best: TrialRecord | None = None
+    interrupted = False
+    stopped_by = "exhausted"
+
+    def remaining() -> float:
+        return math.inf if deadline is None else deadline - time.monotonic()
+
+    def objective(trial: optuna.Trial) -> float:
+        nonlocal best
+        family = trial.suggest_categorical("family", families)
+        params = FAMILIES[family].search_space(trial, settings.task, n_rows, width)
+        index = trial.user_attrs.get("portfolio")
+        if index is not None:
+            params = {**params, **portfolio[int(index)][1]}
+        record = TrialRecord(trial.number, family, params, "complete", index is not None)
+        records.append(record)
+        X = features[FAMILIES[family].variant]
+        oof = None
+        models: list[Learner] = []
+        try:
+            for k, (train, val) in enumerate(folds):
+                if timer.fold_estimate(family, record.fit_seconds) > remaining():
+                    raise _Stop()
+                learner = make_learner(
+                    family,
+                    task=settings.task,
+                    n_classes=settings.n_classes,
+                    seed=settings.seed,
+                    n_jobs=settings.n_jobs,
+                    **params,
+                )
+                t0 = time.monotonic()
+                learner.fit(X.iloc[train], y[train], X.iloc[val], y[val])
+                out = learner.predict_output(X.iloc[val])
+                spent = time.monotonic() - t0
+                record.fit_seconds.append(spent)
+                timer.record(family, spent)
+                record.iterations.append(learner.fitted_iterations())
+                if oof is None:
+                    shape = (
+                        (n_rows, settings.n_classes) if settings.task != "regression" else n_rows
+                    )
+                    oof = np.full(shape, np.nan)
+                oof[val] = out
+                record.fold_losses.append(metric.loss(y[val], out, settings.n_classes))
+                models.append(learner)
+                trial.report(float(np.mean(record.fold_losses)), k)
+                if k < len(folds) - 1 and trial.should_prune():
+                    record.state = "pruned"
+                    raise optuna.TrialPruned()
+        except _Stop:
+            record.state = "stopped"
+            raise
+        except optuna.TrialPruned:
+            raise
+        except Exception as exc:  # a family failing on this data must not end the search
+            record.state = "failed"
+            record.error = f"{type(exc).__name__}: {exc}"
+            raise optuna.TrialPruned() from exc
+        finally:
+            if on_trial is not None and record.state != "complete":
+                on_trial(record, best)
+        record.oof = oof
+        record.models = models
+        if best is None or record.loss < best.loss:
+            best = record
+        _keep_best_models(records, settings.keep_models)
+        if on_trial is not None:
+            on_trial(record, best)
+        trial.set_user_attr("fold_losses", record.fold_losses)
+        return record.loss
+
+    while True:
+        if settings.trials is not None and len(records) >= settings.trials:
+            stopped_by = "trials"
+            break
+        if remaining() <= 0:
+            stopped_by = "deadline"
+            break
+        try:
+            study.optimize(objective, n_trials=1, catch=())
+        except _Stop:
+            stopped_by = "deadline"
+            _tell_stopped(study)
+            break
+        except KeyboardInterrupt:
+            interrupted, stopped_by = True, "interrupt"
+            if records and records[-1].state == "complete" and records[-1].oof is None:
+                records[-1].state = "stopped"
+            _tell_stopped(study)
+            break
+    return SearchResult(records, folds, interrupted, stopped_by)
+
+
+FIRST_FAMILIES = ("lgbm", "linear", "xgb", "et", "hgb", "rf", "knn", "mlp")
+
+
+def _portfolio_order(
+    families: list[str], task: str, n_rows: int, width: int
+) -> list[tuple[str, dict[str, Any]]]:
+    """Zero-shot configurations, round-robin over families: every family's best default is
+    tried before any family's second one, strong-and-cheap families first."""
+    ranked = sorted(families, key=lambda f: FIRST_FAMILIES.index(f) if f in FIRST_FAMILIES else 99)
+    configs = {f: FAMILIES[f].portfolio(task, n_rows, width) for f in ranked}
+    order: list[tuple[str, dict[str, Any]]] = []
+    for round_ in range(max((len(c) for c in configs.values()), default=0)):
+        order += [(f, c[round_]) for f, c in configs.items() if round_ < len(c)]
+    return order
+
+
+def _tell_stopped(study: Any) -> None:
+    """Mark a trial cut off by the deadline or Ctrl-C as failed in the stored study."""
+    import optuna
+
+    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+
+
+def _keep_best_models(records: list[TrialRecord], keep: int) -> None:
+    """Fold models cost memory: keep them only for the best ``keep`` complete trials."""
+    ranked = sorted(
+        (r for r in records if r.state == "complete" and r.models is not None),
+        key=lambda r: r.loss,
+    )
+    for r in ranked[keep:]:
+        r.models = None

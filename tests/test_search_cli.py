@@ -1,0 +1,197 @@
+"""``automl search`` through a real CLI process: artifact, determinism, budget, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from automl_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE
+
+from .conftest import SAMPLE_DATA, RunCli, cli_env
+
+CANCER = SAMPLE_DATA / "breast_cancer.csv"
+MESSY = SAMPLE_DATA / "customers_messy.csv"
+
+PREDICT = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    import numpy as np
+    from automl_cli.core.io import read_table
+    from automl_cli.steps.search import load_model
+    model = load_model(Path(sys.argv[1]), sys.argv[2])
+    frame, _ = read_table(sys.argv[3])
+    out = model.predict_output(frame.drop(columns=[sys.argv[4]]))
+    np.save(sys.argv[5], out)
+    print(",".join(map(str, model.classes_ or [])))
+    """
+)
+
+
+def _search(run_cli: RunCli, *args: str, project: Path | None = None) -> dict:
+    kwargs = {} if project is None else {"project": project}
+    proc = run_cli("--json", "search", *args, **kwargs)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout)
+
+
+def _predict(project: Path, ref: str, data: Path, target: str, out: Path) -> str:
+    proc = subprocess.run(
+        [sys.executable, "-c", PREDICT, str(project), ref, str(data), target, str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return proc.stdout.strip()
+
+
+def test_search_writes_a_complete_model_artifact(
+    run_cli: RunCli, project_dir: Path, tmp_path: Path
+) -> None:
+    doc = _search(
+        run_cli, str(CANCER), "--target", "diagnosis", "--trials", "6", "--models", "lgbm,linear"
+    )
+    assert doc["artifact"] == "model@v1" and doc["task"] == "binary" and doc["metric"] == "auc"
+    assert doc["prep"] == "prep@v1" and doc["profile"] == "profile@v1"
+    assert 0.9 < doc["cv_score"] <= 1.0
+    version = project_dir / "artifacts/model/v0001"
+    names = {p.name for p in version.iterdir()}
+    assert {
+        "manifest.json",
+        "model.json",
+        "preprocessor.json",
+        "leaderboard.csv",
+        "oof.parquet",
+        "study.db",
+        "members",
+    } <= names
+    board = pd.read_csv(version / "leaderboard.csv")
+    assert len(board) == 6 and set(board["family"]) <= {"lgbm", "linear"}
+    assert {"score", "score_std", "fit_time_s", "params"} <= set(board.columns)
+    manifest = json.loads((version / "manifest.json").read_text())
+    assert manifest["metrics"]["cv_score"] == doc["cv_score"]
+    assert [p["ref"] for p in manifest["parents"]] == ["prep@v1", "profile@v1"]
+    classes = _predict(project_dir, "model@latest", CANCER, "diagnosis", tmp_path / "p.npy")
+    assert classes == "benign,malignant"
+    import numpy as np
+
+    proba = np.load(tmp_path / "p.npy")
+    assert proba.shape == (569, 2) and np.allclose(proba.sum(axis=1), 1.0)
+
+
+def test_same_seed_and_trials_give_the_same_leaderboard_and_predictions(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    outputs = []
+    for i in range(2):
+        project = tmp_path / f"p{i}"
+        doc = _search(
+            run_cli,
+            str(MESSY),
+            "--target",
+            "churned",
+            "--trials",
+            "5",
+            "--seed",
+            "3",
+            "--models",
+            "lgbm,xgb,linear",
+            project=project,
+        )
+        board = pd.read_csv(project / "artifacts/model/v0001/leaderboard.csv")
+        _predict(project, "model@latest", MESSY, "churned", tmp_path / f"out{i}.npy")
+        outputs.append(
+            (
+                doc["cv_score"],
+                board.drop(columns=["fit_time_s"]),
+                (tmp_path / f"out{i}.npy").read_bytes(),
+            )
+        )
+    assert outputs[0][0] == outputs[1][0]
+    pd.testing.assert_frame_equal(outputs[0][1], outputs[1][1])
+    assert outputs[0][2] == outputs[1][2]
+
+
+def test_search_reuses_profile_and_prep_of_the_same_table(
+    run_cli: RunCli, project_dir: Path
+) -> None:
+    assert run_cli("prep", str(CANCER), "--target", "diagnosis").returncode == 0
+    doc = _search(
+        run_cli, str(CANCER), "--target", "diagnosis", "--trials", "2", "--models", "linear"
+    )
+    assert doc["prep"] == "prep@v1" and doc["profile"] == "profile@v1"
+
+
+@pytest.mark.slow
+def test_time_budget_is_kept_for_the_whole_command(run_cli: RunCli) -> None:
+    t0 = time.monotonic()
+    doc = _search(run_cli, str(MESSY), "--target", "churned", "--time-budget", "12")
+    wall = time.monotonic() - t0
+    assert doc["stopped_by"] == "deadline"
+    assert wall <= 12 * 1.05 + 0.3  # process start-up measured from outside, too
+
+
+@pytest.mark.slow
+def test_ctrl_c_saves_the_best_model_so_far_and_exits_130(
+    project_dir: Path, tmp_path: Path
+) -> None:
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "automl_cli",
+            "--project",
+            str(project_dir),
+            "search",
+            str(MESSY),
+            "--target",
+            "churned",
+            "--time-budget",
+            "120",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(),
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "trial 3 " in line:
+            break
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == EXIT_INTERRUPTED, err
+    assert "saved" in err and "Traceback" not in err
+    assert _predict(project_dir, "model@latest", MESSY, "churned", tmp_path / "o.npy") == "no,yes"
+
+
+def test_search_usage_errors(run_cli: RunCli) -> None:
+    proc = run_cli("search", str(CANCER), "--target", "diagnosis", "--models", "lgbm,deep")
+    assert proc.returncode == EXIT_USAGE and "deep" in proc.stderr
+    proc = run_cli("search", str(CANCER), "--target", "diagnosis", "--metric", "rmse")
+    assert proc.returncode == EXIT_USAGE and "does not apply" in proc.stderr
+    proc = run_cli("search", str(CANCER), "--target", "diagnosis", "--time-budget", "1")
+    assert proc.returncode == EXIT_USAGE
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("table", "target", "task", "metric"),
+    [
+        ("wine", "cultivar", "multiclass", "logloss"),
+        ("diabetes", "progression", "regression", "rmse"),
+    ],
+)
+def test_other_tasks_search(
+    run_cli: RunCli, table: str, target: str, task: str, metric: str
+) -> None:
+    doc = _search(run_cli, str(SAMPLE_DATA / f"{table}.csv"), "--target", target, "--trials", "4")
+    assert doc["task"] == task and doc["metric"] == metric
