@@ -425,3 +425,19 @@ def test_default_families_are_cheap_first_and_drop_knn_on_big_tables() -> None:
     assert "knn" not in default_families("regression", 1_000_000)
     with pytest.raises(UsageError):
         default_families("ranking", 100)
+
+
+@pytest.mark.parametrize("family", ["lgbm", "xgb"])
+def test_boosters_stop_at_the_fit_deadline(family: str) -> None:
+    """A deadline already past ends training after the first round: the budget wins."""
+    import time
+
+    from automl_cli.core.learners._base import fit_deadline
+
+    X, y = features_for(family, "binary")
+    with fit_deadline(time.monotonic() - 1.0):
+        model = learner(family, "binary", n_estimators=500).fit(X, y)
+    free = learner(family, "binary", n_estimators=500).fit(X, y)
+    assert model.fitted_iterations() is not None and free.fitted_iterations() is not None
+    assert model.fitted_iterations() <= 2 < free.fitted_iterations()
+    assert model.predict_proba(X).shape == (len(X), 2)

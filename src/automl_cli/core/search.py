@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from automl_cli.core.learners import FAMILIES, make_learner
-from automl_cli.core.learners._base import Learner
+from automl_cli.core.learners._base import Learner, fit_deadline
 from automl_cli.core.metrics import Metric
 
 __all__ = ["SearchResult", "SearchSettings", "TrialRecord", "make_folds", "run_search"]
@@ -199,7 +199,8 @@ def run_search(
                     **params,
                 )
                 t0 = time.monotonic()
-                learner.fit(X.iloc[train], y[train], X.iloc[val], y[val])
+                with fit_deadline(deadline):
+                    learner.fit(X.iloc[train], y[train], X.iloc[val], y[val])
                 out = learner.predict_output(X.iloc[val])
                 spent = time.monotonic() - t0
                 record.fit_seconds.append(spent)

@@ -381,6 +381,7 @@ def _refit_or_bag(
     import numpy as np
 
     from automl_cli.core.learners import make_learner
+    from automl_cli.core.learners._base import fit_deadline
 
     if interrupted:
         return members
@@ -406,7 +407,8 @@ def _refit_or_bag(
             n_jobs=settings.n_jobs,
             **params,
         )
-        learner.fit(features[learner.variant], y)
+        with fit_deadline(None if hard_deadline is None else hard_deadline - 1.0):
+            learner.fit(features[learner.variant], y)
         refitted.append(
             Member(member.family, member.weight, params, [learner], "refit", member.trial)
         )

@@ -16,16 +16,40 @@ names; ``load(directory)`` reads them back. Callers verify sha256 before calling
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["TASKS", "Learner"]
+__all__ = ["TASKS", "Learner", "fit_deadline", "past_deadline"]
 
 TASKS = ("binary", "multiclass", "regression")
+
+_DEADLINE: ContextVar[float | None] = ContextVar("automl_fit_deadline", default=None)
+
+
+@contextmanager
+def fit_deadline(deadline: float | None) -> Iterator[None]:
+    """Within this block, boosters stop adding rounds once ``time.monotonic()`` passes it.
+
+    Search uses it so that one long fit on a big table cannot overrun the time budget.
+    """
+    token = _DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        _DEADLINE.reset(token)
+
+
+def past_deadline() -> bool:
+    deadline = _DEADLINE.get()
+    return deadline is not None and time.monotonic() >= deadline
 
 
 class Learner(ABC):

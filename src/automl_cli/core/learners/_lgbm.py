@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from automl_cli.core.learners._base import past_deadline
 from automl_cli.core.learners._common import (
     EARLY_STOPPING_ROUNDS,
     MAX_ESTIMATORS,
@@ -116,7 +117,9 @@ class LgbmLearner(BaseLearner):
         params = self._params()
         train = lgb.Dataset(X, label=y, categorical_feature="auto", params=params)
         if X_val is None:
-            booster = lgb.train(params, train, num_boost_round=int(self.n_estimators))
+            booster = lgb.train(
+                params, train, num_boost_round=int(self.n_estimators), callbacks=[_stop_at_deadline]
+            )
             best = booster.current_iteration()
         else:
             valid = lgb.Dataset(X_val, label=y_val, reference=train)
@@ -129,7 +132,7 @@ class LgbmLearner(BaseLearner):
                 num_boost_round=int(self.n_estimators),
                 valid_sets=[valid],
                 valid_names=["validation"],
-                callbacks=[stop],
+                callbacks=[stop, _stop_at_deadline],
             )
             best = booster.best_iteration or booster.current_iteration()
         self.model_ = booster
@@ -197,3 +200,11 @@ class LgbmLearner(BaseLearner):
                 base, learning_rate=0.03, num_leaves=128, min_data_in_leaf=3, feature_fraction=0.9
             ),
         ]
+
+
+def _stop_at_deadline(env: Any) -> None:
+    """LightGBM callback: end training at the search deadline (keeps the rounds so far)."""
+    import lightgbm as lgb
+
+    if past_deadline():
+        raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])

@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from automl_cli.core.learners._base import past_deadline
 from automl_cli.core.learners._common import (
     EARLY_STOPPING_ROUNDS,
     MAX_ESTIMATORS,
@@ -119,7 +120,9 @@ class XgbLearner(BaseLearner):
         params = self._params()
         train = self._matrix(X, y)
         if X_val is None:
-            booster = xgb.train(params, train, num_boost_round=int(self.n_estimators))
+            booster = xgb.train(
+                params, train, num_boost_round=int(self.n_estimators), callbacks=[_deadline_cb()]
+            )
             best = booster.num_boosted_rounds()
         else:
             booster = xgb.train(
@@ -129,6 +132,7 @@ class XgbLearner(BaseLearner):
                 evals=[(self._matrix(X_val, y_val), "validation")],
                 early_stopping_rounds=int(self.early_stopping_rounds),
                 verbose_eval=False,
+                callbacks=[_deadline_cb()],
             )
             best = int(booster.best_iteration) + 1
             booster = booster[:best]
@@ -188,3 +192,14 @@ class XgbLearner(BaseLearner):
                 base, learning_rate=0.018, max_depth=10, min_child_weight=0.6, colsample_bytree=0.69
             ),
         ]
+
+
+def _deadline_cb() -> Any:
+    """XGBoost callback: end training at the search deadline (keeps the rounds so far)."""
+    import xgboost as xgb
+
+    class _Deadline(xgb.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            return past_deadline()
+
+    return _Deadline()
