@@ -13,7 +13,7 @@ DEMO_TABLES := breast_cancer:diagnosis wine:cultivar diabetes:progression custom
 .PHONY: install demo test test-fast lint format bench sample-data clean help
 
 help:
-	@echo "make demo         install, then profile + prep every table in sample_data/ (into ./$(DEMO_PROJECT))"
+	@echo "make demo         install, then profile + prep every table in sample_data/, search one (into ./$(DEMO_PROJECT))"
 	@echo "make test         install, then run the whole test suite (slow tests included)"
 	@echo "make lint         ruff + mypy"
 	@echo "make bench        benchmarks, figures into benchmarks/results/"
@@ -38,6 +38,8 @@ demo: install
 	@echo "== the messy table's warnings as a script reads them: automl --json profile ..."
 	@$(BIN)/automl --project $(DEMO_PROJECT) --json --quiet profile sample_data/customers_messy.csv --target churned \
 		| $(BIN)/python -c "import json,sys; d=json.load(sys.stdin); [print(f\"  {w['code']:<17} {w['column'] or ''}\") for w in d['warnings']]; print('  report:', d['report'])"
+	@echo "== automl search sample_data/customers_messy.csv --target churned --time-budget 30"
+	@$(BIN)/automl --project $(DEMO_PROJECT) search sample_data/customers_messy.csv --target churned --time-budget 30
 	@echo "== what the project holds: automl runs list"
 	@$(BIN)/automl --project $(DEMO_PROJECT) runs list
 
