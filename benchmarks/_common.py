@@ -6,8 +6,10 @@ leak into what is measured.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import statistics
 import subprocess
 import threading
@@ -51,6 +53,7 @@ class Measured:
     stdout_tail: str
     stderr_tail: str
     timed_out: bool = False
+    cpu_s: float = 0.0  # user + system CPU seconds of the child and what it waited for
 
     @property
     def ok(self) -> bool:
@@ -66,29 +69,45 @@ def _tail(path: Path, limit: int = 2000) -> str:
 
 
 def measure(
-    cmd: list[str], *, timeout: float = 3600.0, env: dict[str, str] | None = None
+    cmd: list[str],
+    *,
+    timeout: float = 3600.0,
+    env: dict[str, str] | None = None,
+    logs: Path | None = None,
 ) -> Measured:
     """Run ``cmd`` once, returning wall time and peak RSS from ``os.wait4``.
 
     ``wait4`` gives the rusage of this one child (and anything it waited for), unlike
     ``getrusage(RUSAGE_CHILDREN)``, which is the maximum over every child the harness ever ran.
-    Output goes to files, not pipes, so a chatty child cannot block on a full pipe.
+    Output goes to files, not pipes, so a chatty child cannot block on a full pipe: ``logs``
+    + ``.stdout`` / ``.stderr`` when given (kept per run), else ``work/last.*``.
     """
     WORK.mkdir(parents=True, exist_ok=True)
     out_path, err_path = WORK / "last.stdout", WORK / "last.stderr"
+    if logs is not None:
+        logs.parent.mkdir(parents=True, exist_ok=True)
+        out_path, err_path = Path(f"{logs}.stdout"), Path(f"{logs}.stderr")
     with out_path.open("wb") as out, err_path.open("wb") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env)
+        # its own process group, so a timeout also ends the worker processes it started
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=env, process_group=0
+        )
         killed = threading.Event()
 
         def _kill() -> None:
             killed.set()
-            proc.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
 
         timer = threading.Timer(timeout, _kill)
         timer.start()
         try:
             _, status, usage = os.wait4(proc.pid, 0)
+        except BaseException:  # Ctrl-C reaches our group only: take the child's down too
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            raise
         finally:
             timer.cancel()
         wall = time.perf_counter() - start
@@ -101,6 +120,7 @@ def measure(
         stdout_tail=_tail(out_path),
         stderr_tail=_tail(err_path),
         timed_out=killed.is_set(),
+        cpu_s=round(usage.ru_utime + usage.ru_stime, 3),
     )
 
 

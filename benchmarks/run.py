@@ -1,6 +1,8 @@
 """``make bench``: run the benchmarks, write ``benchmarks/results/``, print a summary.
 
-Usage: ``python benchmarks/run.py [--only startup,profile] [--rows N] [--repeat N]``.
+Usage: ``python benchmarks/run.py [--only startup,profile,search] [--rows N] [--repeat N]
+[--budget S] [--tables a,b] [--systems x,y]``. ``search`` (AutoML systems head to head, about an
+hour at the 60 s budget) runs only when named in ``--only``.
 Each benchmark compares side by side within one run, because the 2-core CI machine is shared
 and noisy: the ratios are the figures to read, the absolute numbers only set the scale.
 """
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -18,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_profile
+import bench_search
 import bench_startup
 from _common import RESULTS, ROOT, rel, show
 
@@ -25,10 +29,12 @@ DEFAULT_ROWS = 1_000_000
 RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "startup": bench_startup.render,
     "profile": bench_profile.render,
+    "search": bench_search.render,
 }
 TITLES = {
     "startup": "Startup: `automl --help` vs `python -c pass`",
     "profile": "Profile: `automl profile` vs ydata-profiling (minimal)",
+    "search": "Search: `automl search` vs FLAML, AutoGluon and default LightGBM, equal budget",
 }
 
 
@@ -91,7 +97,18 @@ def write_readme() -> Path:
     return readme
 
 
+def _checkpoint(stem: str, partial: dict[str, Any]) -> None:
+    """Write partial results as they come: an interrupted hour-long run keeps its figures."""
+    _write(stem, partial)
+
+
+def _names(text: str) -> list[str]:
+    return [n.strip() for n in text.split(",") if n.strip()]
+
+
 def _summary(name: str, r: dict[str, Any]) -> str:
+    if name == "search":
+        return bench_search.summary_text(r)
     if name == "startup":
         return (
             f"startup: automl --help {r['automl_help']['median_ms']} ms (p90 "
@@ -127,16 +144,41 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", default="startup,profile", help="comma-separated benchmarks")
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows of the CSV")
     parser.add_argument("--repeat", type=int, default=1, help="profile runs per tool")
+    parser.add_argument(
+        "--budget", type=float, default=bench_search.DEFAULT_BUDGET, help="search: seconds"
+    )
+    parser.add_argument("--tables", default="", help="search: comma-separated tables (all)")
+    parser.add_argument("--systems", default="", help="search: comma-separated systems (all)")
+    parser.add_argument(
+        "--keep-models", action="store_true", help="search: keep fitted models in work/"
+    )
     args = parser.parse_args(argv)
-    chosen = [n.strip() for n in args.only.split(",") if n.strip()]
+    chosen = _names(args.only)
     unknown = sorted(set(chosen) - set(RENDERERS))
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}; choose from {sorted(RENDERERS)}")
+    tables, systems = _names(args.tables), _names(args.systems)
+    if bad := sorted(set(tables) - set(bench_search.search_tables.BY_NAME)):
+        parser.error(
+            f"unknown table(s) {bad}; choose from {list(bench_search.search_tables.BY_NAME)}"
+        )
+    if bad := sorted(set(systems) - set(bench_search.SYSTEMS)):
+        parser.error(f"unknown system(s) {bad}; choose from {list(bench_search.SYSTEMS)}")
     os.chdir(ROOT)
     for name in chosen:
         print(f"== {name}", flush=True)
         if name == "startup":
             results, stem = bench_startup.run(), "startup"
+        elif name == "search":
+            stem = bench_search.stem(args.budget)
+            results = bench_search.run(
+                args.budget,
+                tables,
+                systems,
+                command=_command(),
+                keep_models=args.keep_models,
+                checkpoint=functools.partial(_checkpoint, stem),
+            )
         else:
             results = bench_profile.run(args.rows, repeat=args.repeat)
             # a smaller table must not overwrite the reference million-row figures

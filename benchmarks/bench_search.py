@@ -1,0 +1,792 @@
+"""Search: ``automl search`` against FLAML, AutoGluon and default LightGBM at an equal budget.
+
+The product bar is that, given the same seconds on this 2-core machine, automl's models score
+better than FLAML's and AutoGluon's, and never worse than LightGBM with default parameters.
+Protocol (the AutoML Benchmark's metrics): one fixed 75/25 split per table, stratified for
+classification, seed 0; every system gets the same train CSV, the same budget and 2 cores;
+the harness scores every system's test predictions with one function, classes aligned by
+label: AUC (binary), log loss (multiclass), RMSE (regression).
+
+Each system fits in its own process (``wall_s``, ``peak_rss_mib`` from ``os.wait4``: reading
+the CSV, the search, the refit and saving the model, not the test predictions), then predicts
+the test CSV in a second process, timed apart. Systems run one at a time, never two at once,
+so the 2 cores are theirs alone; they are interleaved per table so that drift on the shared
+machine spreads over all of them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import statistics
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import search_envs
+import search_tables
+from _common import AUTOML, BENCH, PYTHON, RESULTS, WORK, Measured, measure, rel, show
+from search_envs import VenvSpec
+from search_tables import Table
+
+DEFAULT_BUDGET = 60
+CPUS = 2
+PROTOCOL = "v1: 75/25 split (stratified for classification), seed 0, 2 cores, one system at a time"
+METRICS = {"binary": "auc", "multiclass": "log_loss", "regression": "rmse"}
+AUTOML_METRIC = {"binary": "auc", "multiclass": "logloss", "regression": "rmse"}
+ERROR_OF = {"binary": "1 − AUC", "multiclass": "log loss", "regression": "RMSE"}
+# A perfect AUC would make a ratio infinite; below 0.001 of AUC or log loss, a test split of
+# a few hundred rows cannot tell two models apart anyway.
+ERROR_FLOOR = 1e-3
+PROBA_EPS = 1e-15  # log loss clip, as scikit-learn and the AutoML Benchmark do
+RUNNERS = BENCH / "search_runners"
+RUNS = WORK / "search" / "runs"
+REFERENCE = "flaml"
+BASELINE = "lightgbm_default"
+# The machine is shared (other sessions run test suites on it): before each fit, wait until
+# the rest of the machine uses under QUIET cores, for at most QUIET_WAIT_S; a fit during which
+# others averaged over CONTENDED cores is run once more at the end of the invocation.
+QUIET = 0.25
+QUIET_WAIT_S = 300.0
+CONTENDED = 0.3
+
+
+@dataclass(frozen=True)
+class System:
+    """A contender: a runner script in a venv (or automl's CLI), with an optional preset."""
+
+    name: str
+    about: str
+    venv: VenvSpec | None = None  # None: automl's own .venv
+    runner: str | None = None  # None: the automl CLI
+    preset: str | None = None
+
+
+SYSTEMS = {
+    s.name: s
+    for s in (
+        System("automl", "automl search (this repo)"),
+        System(
+            "flaml",
+            "FLAML AutoML, flaml[automl], defaults + benchmark metric",
+            search_envs.FLAML,
+            "flaml_runner.py",
+        ),
+        System(
+            "autogluon_best",
+            "AutoGluon TabularPredictor, presets=best_quality",
+            search_envs.AUTOGLUON,
+            "autogluon_runner.py",
+            "best_quality",
+        ),
+        System(
+            "autogluon_medium",
+            "AutoGluon TabularPredictor, presets=medium_quality",
+            search_envs.AUTOGLUON,
+            "autogluon_runner.py",
+            "medium_quality",
+        ),
+        System(BASELINE, "LightGBM 4 default parameters, no search", None, "lightgbm_runner.py"),
+    )
+}
+
+_AUTOML_VERSIONS = (
+    "import importlib.metadata as m, json\n"
+    "print(json.dumps({p: m.version(p) for p in "
+    "('automl-cli', 'lightgbm', 'xgboost-cpu', 'scikit-learn', 'optuna', 'pandas', 'numpy')}))\n"
+)
+_LIGHTGBM_VERSIONS = (
+    "import importlib.metadata as m, json\n"
+    "print(json.dumps({p: m.version(p) for p in ('lightgbm', 'pandas', 'numpy')}))\n"
+)
+
+
+def stem(budget: float) -> str:
+    """``search`` for the reference 60 s budget; another budget never overwrites it."""
+    return "search" if budget == DEFAULT_BUDGET else f"search_{budget:g}s"
+
+
+# ---------------------------------------------------------------- systems
+
+
+def _versions_of(code: str) -> dict[str, str]:
+    done = subprocess.run([str(PYTHON), "-c", code], capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1]) if done.returncode == 0 else {}
+
+
+def _automl_search_exists() -> str | None:
+    """None when ``automl search`` exists, else why not (the command is being written)."""
+    if not AUTOML.exists():
+        return f"{rel(AUTOML)} not installed (make install)"
+    done = subprocess.run([str(AUTOML), "search", "--help"], capture_output=True, text=True)
+    if done.returncode:
+        return "not available: `automl search` does not exist yet in this checkout"
+    return None
+
+
+def prepare(system: System) -> tuple[Path | None, dict[str, Any]]:
+    """(python, description) of a system; python is None when it cannot run here."""
+    info: dict[str, Any] = {"about": system.about, "preset": system.preset}
+    if system.venv is not None:
+        python, versions, error = search_envs.ensure(system.venv)
+        return python, info | {
+            "venv": rel(system.venv.python.parent.parent),
+            "versions": versions,
+            "error": error,
+        }
+    if system.runner is None:
+        error = _automl_search_exists()
+        versions = _versions_of(_AUTOML_VERSIONS)
+        return (None if error else PYTHON), info | {
+            "venv": ".venv",
+            "versions": versions,
+            "error": error,
+        }
+    return PYTHON, info | {
+        "venv": ".venv",
+        "versions": _versions_of(_LIGHTGBM_VERSIONS),
+        "error": None,
+    }
+
+
+def _commands(
+    system: System, python: Path, table: Table, budget: float, rundir: Path
+) -> tuple[list[str], list[str]]:
+    """(fit command, predict command) of one system on one table."""
+    train, test = search_tables.paths(table)
+    common = ["--target", table.target, "--task", table.task, "--budget", f"{budget:g}"]
+    common += ["--workdir", str(rundir)]
+    if system.runner is None:
+        # the task and metric are given, as they are to FLAML and AutoGluon
+        fit = [
+            str(AUTOML),
+            "--project",
+            str(rundir / "project"),
+            "--json",
+            "--quiet",
+            "search",
+            str(train),
+            "--target",
+            table.target,
+            "--time-budget",
+            f"{budget:g}",
+            "--seed",
+            "0",
+            "--task",
+            table.task,
+            "--metric",
+            AUTOML_METRIC[table.task],
+        ]
+        predict = [
+            str(python),
+            str(RUNNERS / "automl_predict.py"),
+            "predict",
+            "--data",
+            str(test),
+            *common,
+        ]
+        return fit, predict
+    script = str(RUNNERS / system.runner)
+    preset = ["--preset", system.preset] if system.preset else []
+    fit = [str(python), script, "fit", "--data", str(train), *common, *preset]
+    predict = [str(python), script, "predict", "--data", str(test), *common, *preset]
+    return fit, predict
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def label_key(value: Any) -> str:
+    """One spelling per label whatever the tool's dtype: 1, 1.0, '1', np.int64(1) → '1'."""
+    text = str(value)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    if math.isfinite(number) and number == int(number):
+        return str(int(number))
+    return text
+
+
+def score(task: str, y_true: pd.Series, pred: dict[str, Any]) -> float:
+    """The benchmark metric of one system's predictions; raises ValueError when unusable.
+
+    Every system goes through here, so differences in scores are the models', not the
+    scoring's. Probability rows are renormalised and clipped before the log loss; a test
+    class the model never predicts gets probability 0 (then the clip), as a missing column
+    should cost.
+    """
+    if task == "regression":
+        values = np.asarray(pred["values"], dtype=float)
+        actual = y_true.to_numpy(dtype=float)
+        if values.shape != actual.shape or not np.isfinite(values).all():
+            raise ValueError(f"bad regression predictions: shape {values.shape}, non-finite?")
+        return float(np.sqrt(np.mean((values - actual) ** 2)))
+    proba = np.asarray(pred["proba"], dtype=float)
+    columns = [label_key(c) for c in pred["classes"]]
+    truth = [label_key(v) for v in y_true]
+    if proba.shape != (len(truth), len(columns)) or not np.isfinite(proba).all():
+        raise ValueError(f"bad probabilities: shape {proba.shape} for {len(truth)} rows")
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"duplicate class labels after normalising: {pred['classes']}")
+    where = {c: i for i, c in enumerate(columns)}
+    if task == "binary":
+        labels = sorted(set(truth) | set(columns))
+        if len(labels) != 2:
+            raise ValueError(f"binary task with labels {labels}")
+        positive = labels[1]
+        # a model that lists only the other class still ranks rows: use 1 − its column
+        p = proba[:, where[positive]] if positive in where else 1.0 - proba[:, where[labels[0]]]
+        y = np.array([t == positive for t in truth])
+        return float(_auc(y, p))
+    sums = proba.sum(axis=1, keepdims=True)
+    proba = proba / np.where(sums > 0, sums, 1.0)
+    p_true = np.array([proba[i, where[t]] if t in where else 0.0 for i, t in enumerate(truth)])
+    return float(-np.mean(np.log(np.clip(p_true, PROBA_EPS, 1.0))))
+
+
+def _auc(y: np.ndarray, p: np.ndarray) -> float:
+    """ROC AUC by the rank-sum formula, ties averaged (same as scikit-learn's)."""
+    ranks = pd.Series(p).rank(method="average").to_numpy()
+    pos, neg = int(y.sum()), int((~y).sum())
+    if pos == 0 or neg == 0:
+        raise ValueError("AUC needs both classes in the test split")
+    return (ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg)
+
+
+def error_of(task: str, value: float) -> float:
+    """Lower-is-better error: 1 − AUC, log loss or RMSE, floored above zero for ratios."""
+    return max(1.0 - value if task == "binary" else value, ERROR_FLOOR)
+
+
+# ---------------------------------------------------------------- a shared machine
+
+
+def _busy_cpu_s() -> float:
+    """CPU seconds the whole machine has been busy since boot, all cores (``/proc/stat``)."""
+    ticks = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    idle = ticks[3] + ticks[4]  # idle + iowait
+    return (sum(ticks) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _load(seconds: float = 3.0) -> float:
+    """Cores kept busy by others over the next ``seconds`` (the harness itself sleeps)."""
+    start = _busy_cpu_s()
+    time.sleep(seconds)
+    return (_busy_cpu_s() - start) / seconds
+
+
+def _wait_for_quiet() -> tuple[float, float]:
+    """(seconds waited, others' load when we went): a fit should have both cores to itself."""
+    started = time.perf_counter()
+    while True:
+        load = _load()
+        waited = time.perf_counter() - started
+        if load < QUIET or waited >= QUIET_WAIT_S:
+            return round(waited, 1), round(load, 2)
+        time.sleep(10)
+
+
+# ---------------------------------------------------------------- one run
+
+
+def _failure(run: Measured, what: str) -> str:
+    """Why a process failed: its last lines, where a traceback names the exception."""
+    why = "timed out" if run.timed_out else f"exit {run.returncode}"
+    lines = [ln for ln in (run.stderr_tail or run.stdout_tail).splitlines() if ln.strip()]
+    return f"{what} {why}: " + " / ".join(ln.strip() for ln in lines[-3:])[-600:]
+
+
+def run_one(
+    system: System, python: Path, table: Table, budget: float, keep_models: bool
+) -> dict[str, Any]:
+    """Fit, predict and score one system on one table; failures become an ``error`` string."""
+    rundir = RUNS / f"{budget:g}s" / table.name / system.name
+    shutil.rmtree(rundir, ignore_errors=True)
+    rundir.mkdir(parents=True)
+    fit_cmd, predict_cmd = _commands(system, python, table, budget, rundir)
+    entry: dict[str, Any] = {
+        "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "metric": METRICS[table.task],
+        "score": None,
+        "error": None,
+        "fit_command": show(fit_cmd),
+    }
+    waited, load_before = _wait_for_quiet()
+    busy = _busy_cpu_s()
+    fit = measure(fit_cmd, timeout=4 * budget + 300, logs=rundir / "fit")
+    others = max(0.0, _busy_cpu_s() - busy - fit.cpu_s)
+    entry |= {
+        "wall_s": round(fit.wall_s, 2),
+        "wall_over_budget": round(fit.wall_s / budget, 3),
+        "peak_rss_mib": fit.peak_rss_mib,
+        "cpu_s": fit.cpu_s,
+        "timed_out": fit.timed_out,
+        # cores the rest of the machine used meanwhile, on average: 0 is a fair run
+        "others_cores": round(others / fit.wall_s, 2) if fit.wall_s else None,
+        "waited_for_quiet_s": waited,
+        "others_cores_before": load_before,
+    }
+    if not fit.ok:
+        entry["error"] = _failure(fit, "fit")
+        return entry
+    info = rundir / "fit.json"
+    if info.exists():
+        entry["fit_info"] = json.loads(info.read_text())
+    elif system.runner is None:
+        entry["fit_info"] = _automl_result(rundir / "fit.stdout")
+    predict = measure(predict_cmd, timeout=900, logs=rundir / "predict")
+    entry |= {
+        "predict_wall_s": round(predict.wall_s, 2),
+        "predict_peak_rss_mib": predict.peak_rss_mib,
+    }
+    if not predict.ok:
+        entry["error"] = _failure(predict, "predict")
+        return entry
+    try:
+        pred = json.loads((rundir / "predictions.json").read_text())
+        _, test = search_tables.paths(table)
+        y_true = pd.read_csv(test)[table.target]
+        entry["score"] = round(score(table.task, y_true, pred), 6)
+    except (OSError, ValueError, KeyError) as exc:
+        entry["error"] = f"scoring failed: {exc!r}"
+    if not keep_models:
+        for path in ("ag", "project", "flaml.pkl", "lightgbm.pkl", "predictions.json"):
+            target = rundir / path
+            if target.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+    return entry
+
+
+def _automl_result(path: Path) -> Any:
+    """automl's ``--json`` document without its long leaderboard (ensemble, trials, stop)."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {"stdout_tail": path.read_text(errors="replace")[-500:] if path.exists() else ""}
+    if isinstance(doc, dict):
+        doc.pop("leaderboard", None)
+    return doc
+
+
+# ---------------------------------------------------------------- the whole benchmark
+
+
+def run(
+    budget: float,
+    table_names: list[str] | None,
+    system_names: list[str] | None,
+    *,
+    command: str,
+    keep_models: bool = False,
+    checkpoint: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run the chosen systems on the chosen tables, merged into earlier results at this budget.
+
+    Merging lets one system be re-run (say automl, once ``automl search`` lands) without
+    re-running the peers; every entry keeps its own date, and the invocations are listed.
+    ``checkpoint`` gets the merged results after every run, so a stopped run keeps its figures.
+    """
+    tables = (
+        [search_tables.BY_NAME[n] for n in table_names]
+        if table_names
+        else list(search_tables.TABLES)
+    )
+    systems = [SYSTEMS[n] for n in system_names] if system_names else list(SYSTEMS.values())
+    results = _previous(budget)
+    results["budget_s"] = budget
+    results["protocol"] = PROTOCOL
+    results["metrics"] = METRICS
+    results["wall_time"] = (
+        "fit process only: start, read CSV, search, refit, save model; "
+        "test predictions are timed apart (predict_wall_s)"
+    )
+    results.setdefault("invocations", []).append(
+        {
+            "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "command": command,
+            "tables": [t.name for t in tables],
+            "systems": [s.name for s in systems],
+        }
+    )
+    skipped, data_versions = search_tables.export(tables)
+    results["data_versions"] = data_versions or results.get("data_versions", {})
+    results.setdefault("skipped_tables", {}).update(skipped)
+    for table in tables:
+        if table.name not in skipped:
+            results["skipped_tables"].pop(table.name, None)
+            results.setdefault("tables", {})[table.name] = search_tables.split(table)
+    pythons: dict[str, Path | None] = {}
+    for system in systems:
+        python, info = prepare(system)
+        pythons[system.name] = python
+        results.setdefault("systems", {})[system.name] = info
+        state = "ok" if python else f"UNAVAILABLE ({info['error'][:200]})"
+        print(f"  {system.name}: {state} {info['versions']}", flush=True)
+    runs = results.setdefault("runs", {})
+    todo = [(t, s) for t in tables if t.name not in skipped for s in systems]
+    for name in skipped:
+        print(f"  {name}: skipped ({skipped[name]})", flush=True)
+    for attempt in (1, 2):
+        for table, system in todo:
+            python = pythons[system.name]
+            if python is None:
+                entry = {
+                    "metric": METRICS[table.task],
+                    "score": None,
+                    "error": results["systems"][system.name]["error"],
+                }
+            else:
+                entry = run_one(system, python, table, budget, keep_models)
+            first = runs.get(table.name, {}).get(system.name) if attempt == 2 else None
+            if first is not None:
+                entry["attempts"] = 2
+                entry["first_attempt"] = {
+                    k: first.get(k) for k in ("score", "wall_s", "others_cores", "error")
+                }
+                if (entry.get("others_cores") or 0) > (first.get("others_cores") or 0):
+                    entry = first | {"attempts": 2, "retry_was_busier": True}
+            runs.setdefault(table.name, {})[system.name] = entry
+            print(f"  {_progress(table, system.name, entry)}", flush=True)
+            results["summary"] = summarize(results)
+            if checkpoint is not None:
+                checkpoint(results)
+        todo = [
+            (t, s) for t, s in todo if (runs[t.name][s.name].get("others_cores") or 0) > CONTENDED
+        ]
+        if not todo:
+            break
+        print(f"  re-running {len(todo)} fit(s) that shared the CPU with others", flush=True)
+    results["summary"] = summarize(results)
+    return results
+
+
+def _previous(budget: float) -> dict[str, Any]:
+    """Earlier results at this budget and protocol, to merge into; else a fresh document."""
+    path = RESULTS / f"{stem(budget)}.json"
+    if path.exists():
+        old: dict[str, Any] = json.loads(path.read_text()).get("results", {})
+        if old.get("protocol") == PROTOCOL:
+            return old
+    return {}
+
+
+def _progress(table: Table, system: str, e: dict[str, Any]) -> str:
+    head = f"{table.name:<14} {system:<17}"
+    if e.get("score") is not None:
+        return (
+            f"{head} {e['metric']} {e['score']:<12.6g} fit {e['wall_s']:>7.1f} s "
+            f"({e['wall_over_budget']:.2f}× budget), peak {e['peak_rss_mib']:.0f} MiB, "
+            f"others {e.get('others_cores')} cores"
+        )
+    return f"{head} FAILED: {_one_line(e.get('error'), 160)}"
+
+
+# ---------------------------------------------------------------- aggregation
+
+
+def _ordered(names: Any) -> list[str]:
+    """Systems in the fixed order of ``SYSTEMS`` (automl first), whatever order they ran in."""
+    known = [s for s in SYSTEMS if s in names]
+    return known + sorted(set(names) - set(known))
+
+
+def _ranks(errors: dict[str, float | None]) -> dict[str, float]:
+    """Rank 1 = lowest error, ties averaged; failed runs share the last places."""
+    ok = sorted((e, s) for s, e in errors.items() if e is not None)
+    ranks: dict[str, float] = {}
+    i = 0
+    while i < len(ok):
+        j = i
+        while j + 1 < len(ok) and ok[j + 1][0] == ok[i][0]:
+            j += 1
+        for k in range(i, j + 1):
+            ranks[ok[k][1]] = (i + j) / 2 + 1
+        i = j + 1
+    failed = [s for s, e in errors.items() if e is None]
+    for s in failed:
+        ranks[s] = (len(ok) + 1 + len(errors)) / 2
+    return ranks
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    """Per system: mean rank, geometric mean of error ratios vs FLAML, wall/budget, peak RSS."""
+    systems = _ordered(results.get("systems", {}))
+    tables = results.get("tables", {})
+    runs = results.get("runs", {})
+    errors: dict[str, dict[str, float | None]] = {}
+    for name, info in tables.items():
+        if name not in runs:
+            continue
+        row = runs[name]
+        errors[name] = {
+            s: error_of(info["task"], row[s]["score"])
+            if s in row and row[s].get("score") is not None
+            else None
+            for s in systems
+        }
+    ranks = {t: _ranks(e) for t, e in errors.items()}
+    out: dict[str, Any] = {}
+    for s in systems:
+        entries = [runs[t][s] for t in errors if s in runs[t]]
+        scored = [e for e in entries if e.get("score") is not None]
+        ratios = [
+            errors[t][s] / errors[t][REFERENCE]  # type: ignore[operator]
+            for t in errors
+            if errors[t].get(s) is not None and errors[t].get(REFERENCE) is not None
+        ]
+        worse = [
+            t
+            for t in errors
+            if errors[t].get(BASELINE) is not None
+            and (errors[t][s] is None or errors[t][s] > errors[t][BASELINE])  # type: ignore[operator]
+        ]
+        walls = [
+            e["wall_over_budget"]
+            for e in entries
+            if "wall_over_budget" in e and e.get("error") is None
+        ]
+        rss = [e["peak_rss_mib"] for e in entries if "peak_rss_mib" in e and e.get("error") is None]
+        out[s] = {
+            "tables": len(errors),
+            "scored": len(scored),
+            "failed": len(errors) - len(scored),
+            "mean_rank": round(statistics.mean(r[s] for r in ranks.values()), 2) if ranks else None,
+            "wins": sum(1 for r in ranks.values() if r[s] == 1),
+            "geomean_error_ratio_vs_flaml": round(
+                math.exp(statistics.mean(math.log(r) for r in ratios)), 4
+            )
+            if ratios
+            else None,
+            "ratio_tables": len(ratios),
+            "worse_than_lightgbm_default": worse if s != BASELINE else [],
+            "max_wall_over_budget": max(walls) if walls else None,
+            "median_wall_over_budget": round(statistics.median(walls), 3) if walls else None,
+            "max_peak_rss_mib": max(rss) if rss else None,
+            "median_peak_rss_mib": round(statistics.median(rss), 1) if rss else None,
+        }
+    return out
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def _one_line(text: str | None, limit: int = 300) -> str:
+    """An error message fit for one Markdown table cell or code span."""
+    flat = " / ".join(line.strip() for line in (text or "").splitlines() if line.strip())
+    return flat.replace("|", "\\|").replace("`", "'")[:limit]
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4g}"
+
+
+def _score_rows(r: dict[str, Any], systems: list[str]) -> list[list[str]]:
+    """Per table: the metric, then each system's score, the best one bold."""
+    rows = []
+    for name, info in r["tables"].items():
+        row = r["runs"].get(name, {})
+        errs = {
+            s: error_of(info["task"], row[s]["score"])
+            for s in systems
+            if s in row and row[s].get("score") is not None
+        }
+        best = min(errs.values()) if errs else None
+        cells = []
+        for s in systems:
+            e = row.get(s)
+            if e is None:
+                cells.append("")
+            elif e.get("score") is None:
+                cells.append("n/a" if "not available" in (e.get("error") or "") else "fail")
+            else:
+                text = _fmt(e["score"])
+                cells.append(f"**{text}**" if errs[s] == best else text)
+        metric = METRICS[info["task"]] + (" ↑" if info["task"] == "binary" else " ↓")
+        rows.append([name, metric, *cells])
+    return rows
+
+
+def _summary_rows(r: dict[str, Any], systems: list[str]) -> list[list[str]]:
+    rows = []
+    for s in systems:
+        m = r["summary"][s]
+        worse = m["worse_than_lightgbm_default"]
+        rows.append(
+            [
+                s,
+                _fmt(m["mean_rank"]),
+                str(m["wins"]),
+                f"{_fmt(m['geomean_error_ratio_vs_flaml'])} ({m['ratio_tables']})",
+                "—" if s == BASELINE else (", ".join(worse) if worse else "none"),
+                _fmt(m["max_wall_over_budget"]),
+                _fmt(m["median_wall_over_budget"]),
+                _fmt(m["max_peak_rss_mib"]),
+                _fmt(m["median_peak_rss_mib"]),
+                f"{m['failed']}/{m['tables']}",
+            ]
+        )
+    return rows
+
+
+SUMMARY_HEAD = [
+    "system",
+    "mean rank",
+    "wins",
+    "error ratio vs flaml (n)",
+    "worse than lightgbm_default on",
+    "max wall/budget",
+    "median wall/budget",
+    "max peak MiB",
+    "median peak MiB",
+    "failed",
+]
+
+
+def _md(head: list[str], rows: list[list[str]], right_from: int = 1) -> list[str]:
+    align = ["---" if i < right_from else "---:" for i in range(len(head))]
+    return [
+        f"| {' | '.join(head)} |",
+        f"| {' | '.join(align)} |",
+        *[f"| {' | '.join(row)} |" for row in rows],
+    ]
+
+
+def render(doc: dict[str, Any]) -> list[str]:
+    """Markdown lines for the README section."""
+    r = doc["results"]
+    systems = _ordered(r["systems"])
+    budget = r["budget_s"]
+    lines = [
+        f"Budget **{budget:g} s** per system and table, {CPUS} cores, one system at a time. "
+        f"Protocol {r['protocol']}. Metrics of the AutoML Benchmark: AUC for binary (↑), "
+        "log loss for multiclass (↓), RMSE for regression (↓), all computed by one function of "
+        "the harness from each system's test predictions. Wall time: "
+        f"{r['wall_time']}. `{BASELINE}` ignores the budget (no search).",
+        "",
+        "### Scores on the test split (best bold)",
+        "",
+        *_md(["table", "metric", *systems], _score_rows(r, systems), right_from=2),
+        "",
+        "### Per system",
+        "",
+        "Mean rank over the tables (1 = best; a failed run ranks last). Error ratio: geometric "
+        "mean over the tables of the system's error / FLAML's (error = 1 − AUC, log loss, "
+        "RMSE; below 1 beats FLAML). Wall/budget: the fit process's wall time over the budget.",
+        "",
+        *_md(SUMMARY_HEAD, _summary_rows(r, systems)),
+        "",
+        "### Fit wall time (s) and peak RSS (MiB) per table",
+        "",
+        *_md(
+            ["table", *systems],
+            [[t, *[_wall_cell(r["runs"].get(t, {}).get(s)) for s in systems]] for t in r["tables"]],
+        ),
+        "",
+        "### Tables",
+        "",
+        *_md(
+            ["table", "source", "target", "task", "rows", "columns", "train / test"],
+            [
+                [
+                    t,
+                    f"{i['about']} (`{i['source']}`)" + (f"; {i['note']}" if i.get("note") else ""),
+                    f"`{i['target']}`",
+                    i["task"] + (f" ({i['classes']} classes)" if "classes" in i else ""),
+                    f"{i['rows']:,}",
+                    str(i["columns"]),
+                    f"{i['train_rows']:,} / {i['test_rows']:,}",
+                ]
+                for t, i in r["tables"].items()
+            ],
+            right_from=4,
+        ),
+        "",
+    ]
+    if r.get("skipped_tables"):
+        lines += [
+            "Skipped: " + "; ".join(f"{t} ({why})" for t, why in r["skipped_tables"].items()),
+            "",
+        ]
+    lines += [
+        "### Systems",
+        "",
+        *_md(
+            ["system", "what", "venv", "versions"],
+            [
+                [
+                    s,
+                    i["about"],
+                    f"`{i['venv']}`",
+                    ", ".join(f"{k} {v}" for k, v in i["versions"].items()) or "—",
+                ]
+                for s, i in r["systems"].items()
+            ],
+            right_from=99,
+        ),
+        "",
+    ]
+    failures = [
+        (t, s, e["error"]) for t, row in r["runs"].items() for s, e in row.items() if e.get("error")
+    ]
+    if failures:
+        lines += ["### Failures", ""]
+        lines += [f"- {t} × {s}: `{_one_line(err, 240)}`" for t, s, err in failures]
+        lines.append("")
+    busy = [
+        (t, s, e["others_cores"])
+        for t, row in r["runs"].items()
+        for s, e in row.items()
+        if (e.get("others_cores") or 0) > CONTENDED
+    ]
+    if busy:
+        lines += [
+            f"⚠ Fits during which other processes kept more than {CONTENDED} cores busy on "
+            "average (after one retry; the machine is shared): "
+            + ", ".join(f"{t} × {s} ({c})" for t, s, c in busy),
+            "",
+        ]
+    lines += ["Invocations merged into this file:", ""]
+    lines += [f"- {i['date_utc']}: `{i['command']}`" for i in r["invocations"]]
+    return lines
+
+
+def _wall_cell(e: dict[str, Any] | None) -> str:
+    if not e or "wall_s" not in e:
+        return "—"
+    shared = " ⚠" if (e.get("others_cores") or 0) > CONTENDED else ""
+    return f"{e['wall_s']:.0f} s · {e['peak_rss_mib']:.0f}{shared}"
+
+
+def summary_text(r: dict[str, Any]) -> str:
+    """The stdout summary: scores per table, then the per-system figures."""
+    systems = _ordered(r["systems"])
+    return "\n".join(
+        [
+            _text_table(["table", "metric", *systems], _score_rows(r, systems)),
+            "",
+            _text_table(SUMMARY_HEAD, _summary_rows(r, systems)),
+        ]
+    )
+
+
+def _text_table(head: list[str], rows: list[list[str]]) -> str:
+    rows = [[c.replace("**", "*") for c in row] for row in rows]
+    widths = [max(len(x) for x in col) for col in zip(head, *rows, strict=False)]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) for row in [head, *rows]
+    )
