@@ -357,9 +357,6 @@ def runs_show(
 
 def main() -> None:
     """Console-script entry point."""
-    # OpenMP threads that spin while waiting make LightGBM/XGBoost many times slower when the
-    # machine is shared; passive waiting costs little. Must be set before those libraries load.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     # Rich reads the terminal size itself; keep piped output readable at a sane width.
     if "COLUMNS" not in os.environ and not os.isatty(2):
         os.environ["COLUMNS"] = "120"
