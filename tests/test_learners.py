@@ -441,3 +441,45 @@ def test_boosters_stop_at_the_fit_deadline(family: str) -> None:
     assert model.fitted_iterations() is not None and free.fitted_iterations() is not None
     assert model.fitted_iterations() <= 2 < free.fitted_iterations()
     assert model.predict_proba(X).shape == (len(X), 2)
+
+
+@pytest.mark.parametrize("family", ["rf", "et"])
+def test_forests_stop_growing_trees_at_the_fit_deadline(family: str) -> None:
+    import time
+
+    from automl_cli.core.learners._base import fit_deadline
+
+    X, y = features_for(family, "binary")
+    with fit_deadline(time.monotonic() - 1.0):
+        cut = learner(family, "binary", n_estimators=60).fit(X, y)
+    full = learner(family, "binary", n_estimators=60).fit(X, y)
+    assert 0 < len(cut.model_.estimators_) < 60 == len(full.model_.estimators_)  # type: ignore[attr-defined]
+    assert cut.predict_proba(X).shape == (len(X), 2)
+
+
+@pytest.mark.parametrize("family", ["rf", "et"])
+def test_forests_grown_in_chunks_equal_one_fit(family: str) -> None:
+    """Deadline checks between chunks of trees must not change the forest."""
+    import sklearn.ensemble as ensemble
+
+    X, y = features_for(family, "regression")
+    model = learner(family, "regression", n_estimators=30).fit(X, y)
+    cls = ensemble.RandomForestRegressor if family == "rf" else ensemble.ExtraTreesRegressor
+    ref = cls(n_estimators=30, max_features=1.0, max_leaf_nodes=15000, random_state=0).fit(X, y)
+    np.testing.assert_array_equal(model.predict(X), ref.predict(X))
+
+
+@pytest.mark.parametrize("family", ["rf", "et", "knn"])
+def test_families_that_grow_with_the_data_report_their_memory(family: str) -> None:
+    small = learner(family, "binary").fit(*features_for(family, "binary", n=100))
+    big = learner(family, "binary").fit(*features_for(family, "binary", n=400))
+    assert 0 < small.model_bytes() < big.model_bytes()
+    assert learner("linear", "binary").fit(*features_for("linear", "binary")).model_bytes() == 0
+
+
+@pytest.mark.parametrize("family", ["lgbm", "xgb"])
+def test_boosters_report_more_memory_for_more_trees(family: str) -> None:
+    X, y = features_for(family, "binary", n=300)
+    few = learner(family, "binary", n_estimators=5).fit(X, y)
+    many = learner(family, "binary", n_estimators=50).fit(X, y)
+    assert 0 < few.model_bytes() < many.model_bytes()

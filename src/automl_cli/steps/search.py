@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from automl_cli.core.memory import return_freed_memory
 from automl_cli.errors import EXIT_INTERRUPTED, ArtifactCorruptError, AutomlError, UsageError
 from automl_cli.steps._common import config_doc, noop, open_step
 from automl_cli.steps.prep import (
@@ -148,6 +149,7 @@ def run_search_step(
     from automl_cli.core.search import SearchSettings, run_search
 
     started = _process_start_monotonic()
+    return_freed_memory()
     say = progress or noop
     project, config = open_step(
         project_dir,
@@ -230,7 +232,9 @@ def run_search_step(
     )
     search_deadline = None
     if hard_deadline is not None:
-        reserve = 1.0 + 0.12 * float(budget)  # ensemble, refit when it fits, saving
+        # ensemble and saving; a refit happens only when it fits in what is left, else the
+        # fold models are kept, so this need not cover training
+        reserve = 1.0 + 0.06 * float(budget)
         search_deadline = hard_deadline - reserve
     workdir = Path(tempfile.mkdtemp(prefix="automl-search-"))
     try:

@@ -122,3 +122,11 @@ class Learner(ABC):
     def fitted_iterations(self) -> int | None:
         """Boosters: the best iteration found by early stopping (reused at refit)."""
         return None
+
+    def model_bytes(self) -> int:
+        """Rough memory held by the fitted model; the search caps what it keeps by this.
+
+        Families whose models can grow large (forests, boosters, k-NN) report it; the
+        others stay well under a MB and count as 0.
+        """
+        return 0

@@ -12,15 +12,19 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from automl_cli.core.learners._base import past_deadline
 from automl_cli.core.learners._common import config
 from automl_cli.core.learners._params import Constraint, Interval, Options, fail
-from automl_cli.core.learners._sklearn import SklearnLearner
+from automl_cli.core.learners._sklearn import SklearnLearner, limit_threads
 
 __all__ = ["ForestLearner"]
 
 CLASSIFICATION_CRITERIA = ("gini", "entropy", "log_loss")
 REGRESSION_CRITERIA = ("squared_error", "friedman_mse", "absolute_error", "poisson")
 MAX_FEATURES = ("sqrt", "log2", 0.25, 0.5, 0.75, 1.0)
+TREE_CHUNKS = 6  # deadline checks per forest fit
+NODE_BYTES = 64  # scikit-learn's tree node record, before the per-node value array
+MAX_FOREST_BYTES = 24 * 2**20  # one fitted forest; the search keeps one per CV fold
 
 
 class ForestLearner(SklearnLearner):
@@ -96,8 +100,37 @@ class ForestLearner(SklearnLearner):
         X_val: pd.DataFrame | None,
         y_val: np.ndarray | None,
     ) -> None:
-        super()._fit(X, y, X_val, y_val)
+        """Grow the trees in chunks and stop at the search deadline with the trees so far.
+
+        ``warm_start`` draws each new tree's seed from the same stream as one big fit, so
+        the forest is identical to fitting all trees at once when no deadline interrupts.
+        """
+        model = self._build(X, y)
+        total = int(self.n_estimators)
+        chunk = max(1, -(-total // TREE_CHUNKS))
+        features = self._features(X)
+        with limit_threads(int(self.n_jobs)):
+            grown = 0
+            while grown < total:
+                grown = min(total, grown + chunk)
+                model.set_params(n_estimators=grown, warm_start=True)
+                model.fit(features, y)
+                self.model_ = model
+                if past_deadline():
+                    break
+                # deep trees on many rows: stop where one more chunk would pass the cap
+                per_tree = self.model_bytes() / grown
+                if per_tree * min(total, grown + chunk) > MAX_FOREST_BYTES:
+                    break
+        model.set_params(warm_start=False)
         self._predict_in_order()
+
+    def model_bytes(self) -> int:
+        if not hasattr(self, "model_"):
+            return 0
+        per_value = 8 * max(1, self.n_classes if self.task != "regression" else 1)
+        nodes = sum(int(tree.tree_.node_count) for tree in self.model_.estimators_)
+        return nodes * (NODE_BYTES + per_value)
 
     def _predict_in_order(self) -> None:
         """Trees are fitted in parallel but summed in one thread: parallel prediction adds

@@ -16,6 +16,8 @@ from automl_cli.core.learners._sklearn import SklearnLearner
 
 __all__ = ["KnnLearner"]
 
+PSEUDO_NEIGHBOURS = 1.0
+
 
 class KnnLearner(SklearnLearner):
     """KNeighborsClassifier / Regressor; ``n_neighbors`` is capped at the training rows."""
@@ -68,6 +70,26 @@ class KnnLearner(SklearnLearner):
             n_jobs=int(self.n_jobs),
         )
         return Pipeline([("scale", StandardScaler()), ("model", model)])
+
+    def _output(self, X: pd.DataFrame) -> np.ndarray:
+        """Class shares among the neighbours plus one pseudo-neighbour spread over the
+        training classes: a vote of 0 is not certainty, and a probability of exactly 0 on a class
+        that occurs costs log loss its maximum on that row."""
+        out = super()._output(X)
+        if self.task == "regression":
+            return out
+        fitted = self.model_.named_steps["model"]
+        k = min(int(self.n_neighbors), int(fitted.n_samples_fit_))
+        prior = np.zeros(self.n_classes)
+        prior[np.asarray(fitted.classes_, dtype="int64")] = 1.0 / len(fitted.classes_)
+        return (out * k + PSEUDO_NEIGHBOURS * prior) / (k + PSEUDO_NEIGHBOURS)
+
+    def model_bytes(self) -> int:
+        """k-NN keeps the whole (scaled) training matrix."""
+        if not hasattr(self, "model_"):
+            return 0
+        fitted = self.model_.named_steps["model"]
+        return int(fitted.n_samples_fit_) * int(fitted.n_features_in_) * 8 * 2
 
     @staticmethod
     def search_space(trial: Any, task: str, n_rows: int, n_features: int) -> dict[str, Any]:

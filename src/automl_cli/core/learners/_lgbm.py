@@ -26,6 +26,7 @@ from automl_cli.core.learners._params import Boolean, Constraint, Interval
 __all__ = ["LgbmLearner"]
 
 MODEL_FILE = "model.txt"
+LEAF_BYTES = 80  # a leaf and its parent split in LightGBM's in-memory trees, roughly
 
 
 class LgbmLearner(BaseLearner):
@@ -151,6 +152,12 @@ class LgbmLearner(BaseLearner):
 
     def fitted_iterations(self) -> int | None:
         return getattr(self, "best_iteration_", None)
+
+    def model_bytes(self) -> int:
+        """Trees (rounds × classes, the ones past the best iteration included) × leaves."""
+        if not hasattr(self, "model_"):
+            return 0
+        return int(self.model_.num_trees()) * int(self.num_leaves) * LEAF_BYTES
 
     def save(self, directory: Path) -> list[str]:
         self._check_fitted()

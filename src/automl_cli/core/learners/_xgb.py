@@ -146,6 +146,10 @@ class XgbLearner(BaseLearner):
     def fitted_iterations(self) -> int | None:
         return getattr(self, "best_iteration_", None)
 
+    def model_bytes(self) -> int:
+        """Deep trees times classes times rounds add up: measured as the binary model."""
+        return len(self.model_.save_raw("ubj")) if hasattr(self, "model_") else 0
+
     def save(self, directory: Path) -> list[str]:
         self._check_fitted()
         self.model_.save_model(str(Path(directory) / MODEL_FILE))
