@@ -10,13 +10,15 @@ DEMO_PROJECT ?= automl-project
 # sample table → its target column
 DEMO_TABLES := breast_cancer:diagnosis wine:cultivar diabetes:progression customers_messy:churned
 
-.PHONY: install demo test test-fast lint format bench sample-data clean help
+.PHONY: install demo test test-fast lint format bench bench-quick bench-search sample-data clean help
 
 help:
 	@echo "make demo         install, then profile + prep every table in sample_data/, search one (into ./$(DEMO_PROJECT))"
 	@echo "make test         install, then run the whole test suite (slow tests included)"
 	@echo "make lint         ruff + mypy"
-	@echo "make bench        benchmarks, figures into benchmarks/results/"
+	@echo "make bench        all benchmarks (about an hour: AutoML head to head), into benchmarks/results/"
+	@echo "make bench-quick  start-up and profile benchmarks only (minutes)"
+	@echo "make bench-search automl vs FLAML, AutoGluon, default LightGBM (BUDGET=60 TABLES=a,b SYSTEMS=x,y)"
 	@echo "make sample-data  regenerate sample_data/ from seeded, package-shipped sources"
 
 $(STAMP): pyproject.toml
@@ -58,8 +60,16 @@ format: install
 	$(BIN)/ruff check --fix src tests scripts benchmarks
 	$(BIN)/ruff format src tests scripts benchmarks
 
+BUDGET ?= 60
 bench: install
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python benchmarks/run.py --budget $(BUDGET)
+
+bench-quick: install
+	$(BIN)/python benchmarks/run.py --only startup,profile
+
+bench-search: install
+	$(BIN)/python benchmarks/run.py --only search --budget $(BUDGET) \
+		$(if $(TABLES),--tables $(TABLES)) $(if $(SYSTEMS),--systems $(SYSTEMS))
 
 sample-data: install
 	$(BIN)/python scripts/make_sample_data.py --out sample_data

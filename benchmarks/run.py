@@ -1,8 +1,9 @@
 """``make bench``: run the benchmarks, write ``benchmarks/results/``, print a summary.
 
 Usage: ``python benchmarks/run.py [--only startup,profile,search] [--rows N] [--repeat N]
-[--budget S] [--tables a,b] [--systems x,y]``. ``search`` (AutoML systems head to head, about an
-hour at the 60 s budget) runs only when named in ``--only``.
+[--budget S] [--tables a,b] [--systems x,y]``. All three run by default; ``search`` (the AutoML
+systems head to head) takes about an hour at the 60 s budget, so ``--only startup,profile``
+gives the quick figures.
 Each benchmark compares side by side within one run, because the 2-core CI machine is shared
 and noisy: the ratios are the figures to read, the absolute numbers only set the scale.
 """
@@ -141,7 +142,9 @@ def _summary(name: str, r: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     """Parse options, run the chosen benchmarks, write results, print a summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", default="startup,profile", help="comma-separated benchmarks")
+    parser.add_argument(
+        "--only", default="startup,profile,search", help="comma-separated benchmarks"
+    )
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows of the CSV")
     parser.add_argument("--repeat", type=int, default=1, help="profile runs per tool")
     parser.add_argument(

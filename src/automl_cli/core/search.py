@@ -41,7 +41,7 @@ class SearchSettings:
     trials: int | None = None
     n_jobs: int = 2
     keep_models: int = 10  # fold models kept for the best trials (ensemble without refit)
-    keep_bytes: int = 160 * 2**20  # ... and at most this much memory for them
+    keep_bytes: int = 96 * 2**20  # ... and at most this much memory for them
 
 
 @dataclass

@@ -234,7 +234,7 @@ def run_search_step(
     if hard_deadline is not None:
         # ensemble and saving; a refit happens only when it fits in what is left, else the
         # fold models are kept, so this need not cover training
-        reserve = 1.0 + 0.06 * float(budget)
+        reserve = 1.5 + 0.06 * float(budget)
         search_deadline = hard_deadline - reserve
     workdir = Path(tempfile.mkdtemp(prefix="automl-search-"))
     try:

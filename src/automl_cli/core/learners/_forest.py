@@ -24,7 +24,7 @@ REGRESSION_CRITERIA = ("squared_error", "friedman_mse", "absolute_error", "poiss
 MAX_FEATURES = ("sqrt", "log2", 0.25, 0.5, 0.75, 1.0)
 TREE_CHUNKS = 6  # deadline checks per forest fit
 NODE_BYTES = 64  # scikit-learn's tree node record, before the per-node value array
-MAX_FOREST_BYTES = 24 * 2**20  # one fitted forest; the search keeps one per CV fold
+MAX_FOREST_BYTES = 16 * 2**20  # one fitted forest; the search keeps one per CV fold
 
 
 class ForestLearner(SklearnLearner):
