@@ -147,8 +147,9 @@ class XgbLearner(BaseLearner):
         return getattr(self, "best_iteration_", None)
 
     def model_bytes(self) -> int:
-        """Deep trees times classes times rounds add up: measured as the binary model."""
-        return len(self.model_.save_raw("ubj")) if hasattr(self, "model_") else 0
+        """Deep trees times classes times rounds add up. In memory a booster takes about
+        four times its binary model (76 MiB for an 18 MiB model, depth 10, 600 rounds)."""
+        return 4 * len(self.model_.save_raw("ubj")) if hasattr(self, "model_") else 0
 
     def save(self, directory: Path) -> list[str]:
         self._check_fitted()
@@ -180,7 +181,9 @@ class XgbLearner(BaseLearner):
 
     @staticmethod
     def portfolio(task: str, n_rows: int, n_features: int) -> list[dict[str, Any]]:
-        """XGBoost's defaults (AutoGluon's XGB), then AutoGluon's deep, slow zero-shot XGB_r33."""
+        """XGBoost's defaults (AutoGluon's XGB), then AutoGluon's deep zero-shot XGB_r33 with
+        a learning rate of 0.05 instead of 0.018: the original ran 1,500+ rounds of depth-10
+        trees on a 5k-row table (16 s and ~300 MiB for one fold)."""
         base = {
             "learning_rate": 0.1,
             "max_depth": 6,
@@ -193,7 +196,7 @@ class XgbLearner(BaseLearner):
         return [
             base,
             config(
-                base, learning_rate=0.018, max_depth=10, min_child_weight=0.6, colsample_bytree=0.69
+                base, learning_rate=0.05, max_depth=10, min_child_weight=0.6, colsample_bytree=0.69
             ),
         ]
 
