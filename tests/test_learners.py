@@ -427,17 +427,22 @@ def test_default_families_are_cheap_first_and_drop_knn_on_big_tables() -> None:
         default_families("ranking", 100)
 
 
-@pytest.mark.parametrize("family", ["lgbm", "xgb"])
-def test_boosters_stop_at_the_fit_deadline(family: str) -> None:
-    """A deadline already past ends training after the first round: the budget wins."""
+def past_deadline_and_free(family: str, n_estimators: int) -> tuple[Learner, Learner, pd.DataFrame]:
+    """The same learner fitted under a deadline already past, and without one."""
     import time
 
     from automl_cli.core.learners._base import fit_deadline
 
     X, y = features_for(family, "binary")
     with fit_deadline(time.monotonic() - 1.0):
-        model = learner(family, "binary", n_estimators=500).fit(X, y)
-    free = learner(family, "binary", n_estimators=500).fit(X, y)
+        cut = learner(family, "binary", n_estimators=n_estimators).fit(X, y)
+    return cut, learner(family, "binary", n_estimators=n_estimators).fit(X, y), X
+
+
+@pytest.mark.parametrize("family", ["lgbm", "xgb"])
+def test_boosters_stop_at_the_fit_deadline(family: str) -> None:
+    """A deadline already past ends training after the first round: the budget wins."""
+    model, free, X = past_deadline_and_free(family, 500)
     assert model.fitted_iterations() is not None and free.fitted_iterations() is not None
     assert model.fitted_iterations() <= 2 < free.fitted_iterations()
     assert model.predict_proba(X).shape == (len(X), 2)
@@ -445,14 +450,7 @@ def test_boosters_stop_at_the_fit_deadline(family: str) -> None:
 
 @pytest.mark.parametrize("family", ["rf", "et"])
 def test_forests_stop_growing_trees_at_the_fit_deadline(family: str) -> None:
-    import time
-
-    from automl_cli.core.learners._base import fit_deadline
-
-    X, y = features_for(family, "binary")
-    with fit_deadline(time.monotonic() - 1.0):
-        cut = learner(family, "binary", n_estimators=60).fit(X, y)
-    full = learner(family, "binary", n_estimators=60).fit(X, y)
+    cut, full, X = past_deadline_and_free(family, 60)
     assert 0 < len(cut.model_.estimators_) < 60 == len(full.model_.estimators_)  # type: ignore[attr-defined]
     assert cut.predict_proba(X).shape == (len(X), 2)
 
