@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from automl_cli.core.learners import FAMILIES, make_learner
-from automl_cli.core.learners._base import Learner, fit_deadline
+from automl_cli.core.learners._base import STOP_REQUESTED, Learner, fit_deadline
 from automl_cli.core.metrics import Metric
 
 __all__ = ["SearchResult", "SearchSettings", "TrialRecord", "make_folds", "run_search"]
@@ -212,6 +212,8 @@ def run_search(
         models: list[Learner] = []
         try:
             for k, (train, val) in enumerate(folds):
+                if STOP_REQUESTED.is_set():
+                    raise KeyboardInterrupt
                 if timer.fold_estimate(family, record.fit_seconds) > remaining():
                     raise _Stop()
                 learner = make_learner(
@@ -273,6 +275,8 @@ def run_search(
             stopped_by = "deadline"
             break
         try:
+            if STOP_REQUESTED.is_set():
+                raise KeyboardInterrupt
             study.optimize(objective, n_trials=1, catch=())
         except _Stop:
             stopped_by = "deadline"

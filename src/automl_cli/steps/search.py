@@ -13,7 +13,8 @@ import math
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -254,9 +255,10 @@ def run_search_step(
             )
 
         say(f"searching {', '.join(families)} ({scorer.name}, {settings.cv}-fold)")
-        result = run_search(
-            features, y, settings, deadline=search_deadline, storage=storage, on_trial=on_trial
-        )
+        with _ctrl_c_stops_the_search(say):
+            result = run_search(
+                features, y, settings, deadline=search_deadline, storage=storage, on_trial=on_trial
+            )
         if not result.complete():
             raise AutomlError(
                 "no model finished within the time budget",
@@ -318,6 +320,35 @@ def run_search_step(
     if result.interrupted:
         raise Interrupted(f"interrupted: the best model so far was saved as {art.ref}", result=doc)
     return doc
+
+
+@contextmanager
+def _ctrl_c_stops_the_search(say: Callable[[str], None]) -> Iterator[None]:
+    """First Ctrl-C: ask the fit in progress to stop at its next round or chunk of trees,
+    then end the search at the next safe point (an exception thrown into a fit that runs
+    on worker threads could leave it hanging). A second Ctrl-C interrupts at once."""
+    import signal
+    import threading
+
+    from automl_cli.core.learners._base import STOP_REQUESTED
+
+    STOP_REQUESTED.clear()
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if STOP_REQUESTED.is_set():
+            raise KeyboardInterrupt
+        STOP_REQUESTED.set()
+        say("stopping: saving the best model so far (Ctrl-C again to abort)")
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        STOP_REQUESTED.clear()
 
 
 def _matching_prep(

@@ -16,6 +16,7 @@ names; ``load(directory)`` reads them back. Callers verify sha256 before calling
 
 from __future__ import annotations
 
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["TASKS", "Learner", "fit_deadline", "past_deadline"]
+__all__ = ["STOP_REQUESTED", "TASKS", "Learner", "fit_deadline", "past_deadline"]
 
 TASKS = ("binary", "multiclass", "regression")
 
@@ -47,7 +48,12 @@ def fit_deadline(deadline: float | None) -> Iterator[None]:
         _DEADLINE.reset(token)
 
 
+STOP_REQUESTED = threading.Event()  # set by a Ctrl-C handler: fits end as at the deadline
+
+
 def past_deadline() -> bool:
+    if STOP_REQUESTED.is_set():
+        return True
     deadline = _DEADLINE.get()
     return deadline is not None and time.monotonic() >= deadline
 
