@@ -128,9 +128,11 @@ class ForestLearner(SklearnLearner):
     def model_bytes(self) -> int:
         if not hasattr(self, "model_"):
             return 0
-        per_value = 8 * max(1, self.n_classes if self.task != "regression" else 1)
-        nodes = sum(int(tree.tree_.node_count) for tree in self.model_.estimators_)
-        return nodes * (NODE_BYTES + per_value)
+        # each tree's node records, plus its value array (a view: reading it copies nothing)
+        return sum(
+            int(tree.tree_.node_count) * NODE_BYTES + int(tree.tree_.value.nbytes)
+            for tree in self.model_.estimators_
+        )
 
     def _predict_in_order(self) -> None:
         """Trees are fitted in parallel but summed in one thread: parallel prediction adds
