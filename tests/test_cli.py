@@ -199,7 +199,10 @@ def test_locked_project_exits_6(run_cli: RunCli, small_csv: Path, project_dir: P
 def test_version_and_completion(run_cli: RunCli) -> None:
     proc = run_cli("--version", project=None)
     assert proc.returncode == 0 and proc.stdout.startswith("automl ")
-    comp = run_cli("--show-completion", "bash", project=None, env=cli_env(SHELL="/bin/bash"))
+    # Typer's own switch: take the shell named here instead of detecting the parent process
+    # (a test runner started without a shell above it has none to detect)
+    env = cli_env(SHELL="/bin/bash", _TYPER_COMPLETE_TEST_DISABLE_SHELL_DETECTION="1")
+    comp = run_cli("--show-completion", "bash", project=None, env=env)
     assert comp.returncode == 0 and "complete" in comp.stdout
 
 
