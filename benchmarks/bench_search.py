@@ -158,10 +158,10 @@ def prepare(system: System) -> tuple[Path | None, dict[str, Any]]:
 
 
 def _commands(
-    system: System, python: Path, table: Table, budget: float, rundir: Path
+    system: System, python: Path, table: Table, budget: float, rundir: Path, split_seed: int
 ) -> tuple[list[str], list[str]]:
     """(fit command, predict command) of one system on one table."""
-    train, test = search_tables.paths(table)
+    train, test = search_tables.paths(table, split_seed)
     common = ["--target", table.target, "--task", table.task, "--budget", f"{budget:g}"]
     common += ["--workdir", str(rundir)]
     if system.runner is None:
@@ -306,13 +306,19 @@ def _failure(run: Measured, what: str) -> str:
 
 
 def run_one(
-    system: System, python: Path, table: Table, budget: float, keep_models: bool
+    system: System,
+    python: Path,
+    table: Table,
+    budget: float,
+    keep_models: bool,
+    split_seed: int = search_tables.SEED,
 ) -> dict[str, Any]:
     """Fit, predict and score one system on one table; failures become an ``error`` string."""
-    rundir = RUNS / f"{budget:g}s" / table.name / system.name
+    where = table.name if split_seed == search_tables.SEED else f"{table.name}-seed{split_seed}"
+    rundir = RUNS / f"{budget:g}s" / where / system.name
     shutil.rmtree(rundir, ignore_errors=True)
     rundir.mkdir(parents=True)
-    fit_cmd, predict_cmd = _commands(system, python, table, budget, rundir)
+    fit_cmd, predict_cmd = _commands(system, python, table, budget, rundir, split_seed)
     entry: dict[str, Any] = {
         "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "metric": METRICS[table.task],
@@ -353,7 +359,7 @@ def run_one(
         return entry
     try:
         pred = json.loads((rundir / "predictions.json").read_text())
-        _, test = search_tables.paths(table)
+        _, test = search_tables.paths(table, split_seed)
         y_true = pd.read_csv(test)[table.target]
         entry["score"] = round(score(table.task, y_true, pred), 6)
     except (OSError, ValueError, KeyError) as exc:

@@ -1,9 +1,10 @@
 """``make bench``: run the benchmarks, write ``benchmarks/results/``, print a summary.
 
 Usage: ``python benchmarks/run.py [--only startup,profile,search] [--rows N] [--repeat N]
-[--budget S] [--tables a,b] [--systems x,y]``. All three run by default; ``search`` (the AutoML
-systems head to head) takes about an hour at the 60 s budget, so ``--only startup,profile``
-gives the quick figures.
+[--budget S] [--tables a,b] [--systems x,y]``. These three run by default; ``search`` (the
+AutoML systems head to head) takes about an hour at the 60 s budget, so ``--only
+startup,profile`` gives the quick figures. ``--only splits --tables T [--split-seeds 1,2]``
+repeats the search comparison over other splits of T (on demand only).
 Each benchmark compares side by side within one run, because the 2-core CI machine is shared
 and noisy: the ratios are the figures to read, the absolute numbers only set the scale.
 """
@@ -23,6 +24,7 @@ from typing import Any
 
 import bench_profile
 import bench_search
+import bench_splits
 import bench_startup
 from _common import RESULTS, ROOT, rel, show
 
@@ -31,11 +33,13 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "startup": bench_startup.render,
     "profile": bench_profile.render,
     "search": bench_search.render,
+    "splits": bench_splits.render,
 }
 TITLES = {
     "startup": "Startup: `automl --help` vs `python -c pass`",
     "profile": "Profile: `automl profile` vs ydata-profiling (minimal)",
     "search": "Search: `automl search` vs FLAML, AutoGluon and default LightGBM, equal budget",
+    "splits": "Split noise: the search comparison over other 75/25 splits",
 }
 
 
@@ -110,6 +114,8 @@ def _names(text: str) -> list[str]:
 def _summary(name: str, r: dict[str, Any]) -> str:
     if name == "search":
         return bench_search.summary_text(r)
+    if name == "splits":
+        return bench_splits.summary_text(r)
     if name == "startup":
         return (
             f"startup: automl --help {r['automl_help']['median_ms']} ms (p90 "
@@ -155,6 +161,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--keep-models", action="store_true", help="search: keep fitted models in work/"
     )
+    parser.add_argument(
+        "--split-seeds",
+        default=",".join(map(str, bench_splits.DEFAULT_SEEDS)),
+        help="splits: comma-separated split seeds",
+    )
     args = parser.parse_args(argv)
     chosen = _names(args.only)
     unknown = sorted(set(chosen) - set(RENDERERS))
@@ -180,6 +191,18 @@ def main(argv: list[str] | None = None) -> int:
                 systems,
                 command=_command(),
                 keep_models=args.keep_models,
+                checkpoint=functools.partial(_checkpoint, stem),
+            )
+        elif name == "splits":
+            if not tables:
+                parser.error("the splits benchmark needs --tables")
+            stem = f"splits_{args.budget:g}s"
+            results = bench_splits.run(
+                args.budget,
+                tables,
+                systems,
+                [int(s) for s in _names(args.split_seeds)],
+                command=_command(),
                 checkpoint=functools.partial(_checkpoint, stem),
             )
         else:

@@ -186,23 +186,24 @@ def _stratified_test_rows(y: pd.Series, rng: np.random.Generator) -> np.ndarray:
     return np.sort(np.concatenate(picked))
 
 
-def split(table: Table) -> dict[str, Any]:
+def split(table: Table, seed: int = SEED) -> dict[str, Any]:
     """Write ``train.csv`` / ``test.csv`` for ``table``; rows without a target are dropped.
 
     (A row whose target is missing can be neither learnt from nor scored.) Returns the
     table's description for the results: source, target, task, rows, columns, split sizes.
+    ``seed`` other than the protocol's 0 is for the split-noise benchmark only.
     """
     frame = pd.read_csv(table.path).drop(columns=list(table.drop))
     unlabeled = int(frame[table.target].isna().sum())
     frame = frame[frame[table.target].notna()].reset_index(drop=True)
-    rng = np.random.default_rng(SEED)
+    rng = np.random.default_rng(seed)
     if table.task == "regression":
         test_rows = np.sort(rng.permutation(len(frame))[: round(len(frame) * TEST_SHARE)])
     else:
         test_rows = _stratified_test_rows(frame[table.target], rng)
     is_test = np.zeros(len(frame), dtype=bool)
     is_test[test_rows] = True
-    out = SPLITS_DIR / table.name
+    out = _split_dir(table, seed)
     out.mkdir(parents=True, exist_ok=True)
     frame[~is_test].to_csv(out / "train.csv", index=False)
     frame[is_test].to_csv(out / "test.csv", index=False)
@@ -219,6 +220,11 @@ def split(table: Table) -> dict[str, Any]:
     return info
 
 
-def paths(table: Table) -> tuple[Path, Path]:
+def _split_dir(table: Table, seed: int) -> Path:
+    return SPLITS_DIR / (table.name if seed == SEED else f"{table.name}-seed{seed}")
+
+
+def paths(table: Table, seed: int = SEED) -> tuple[Path, Path]:
     """(train CSV, test CSV) of ``table``, as written by :func:`split`."""
-    return SPLITS_DIR / table.name / "train.csv", SPLITS_DIR / table.name / "test.csv"
+    out = _split_dir(table, seed)
+    return out / "train.csv", out / "test.csv"
