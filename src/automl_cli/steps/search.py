@@ -392,7 +392,10 @@ def _ensemble(
         )
         for i, w in sorted(weights.items(), key=lambda kv: -kv[1])
     ]
+    chosen = sum(w * np.asarray(candidates[i].oof) for i, w in weights.items())
     info = {
+        "oof": chosen,  # the model's out-of-fold output: what `evaluate` reports without data
+        "y": y,
         "used": use_ensemble,
         "ensemble_loss": found.loss,
         "single_loss": found.single_loss,
@@ -493,6 +496,7 @@ def _save(
     started: float,
     budget: float | None,
 ) -> Artifact:
+    import numpy as np
     import pandas as pd
 
     leaderboard = pd.DataFrame(_leaderboard_rows(result, scorer, members))
@@ -539,6 +543,13 @@ def _save(
         shutil.copyfile(prep_art.file(PREPROCESSOR_FILE), writer.file_path(PREPROCESSOR_FILE))
         leaderboard.to_csv(writer.file_path("leaderboard.csv"), index=False)
         oof = pd.DataFrame(oof_columns)
+        model_oof = np.asarray(ensemble_info["oof"])
+        if model_oof.ndim == 1:
+            oof.insert(0, "model", model_oof)
+        else:
+            for j in reversed(range(model_oof.shape[1])):
+                oof.insert(0, f"model_class_{j}", model_oof[:, j])
+        oof.insert(0, "target", np.asarray(ensemble_info["y"]))
         oof.insert(0, "fold", _fold_ids(result.folds, n_rows))
         oof.to_parquet(writer.file_path("oof.parquet"), index=False)
         study = workdir / "study.db"

@@ -129,6 +129,11 @@ class Learner(ABC):
         """Boosters: the best iteration found by early stopping (reused at refit)."""
         return None
 
+    def feature_importances(self) -> dict[str, float] | None:
+        """Tree models: their own importance of each feature (split gain or impurity
+        decrease), as ``evaluate`` reports it next to permutation importance; else None."""
+        return None
+
     def model_bytes(self) -> int:
         """Rough memory held by the fitted model; the search caps what it keeps by this.
 

@@ -125,6 +125,13 @@ class ForestLearner(SklearnLearner):
         model.set_params(warm_start=False)
         self._predict_in_order()
 
+    def feature_importances(self) -> dict[str, float] | None:
+        model = getattr(self, "model_", None)
+        names = getattr(model, "feature_names_in_", None)
+        if model is None or names is None:
+            return None
+        return {str(n): float(v) for n, v in zip(names, model.feature_importances_, strict=True)}
+
     def model_bytes(self) -> int:
         if not hasattr(self, "model_"):
             return 0

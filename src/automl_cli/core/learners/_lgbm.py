@@ -153,6 +153,12 @@ class LgbmLearner(BaseLearner):
     def fitted_iterations(self) -> int | None:
         return getattr(self, "best_iteration_", None)
 
+    def feature_importances(self) -> dict[str, float] | None:
+        if not hasattr(self, "model_"):
+            return None
+        gains = self.model_.feature_importance("gain", iteration=self.best_iteration_)
+        return {str(n): float(g) for n, g in zip(self.model_.feature_name(), gains, strict=True)}
+
     def model_bytes(self) -> int:
         """Trees (rounds × classes, the ones past the best iteration included) × leaves."""
         if not hasattr(self, "model_"):

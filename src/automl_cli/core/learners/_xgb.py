@@ -146,6 +146,13 @@ class XgbLearner(BaseLearner):
     def fitted_iterations(self) -> int | None:
         return getattr(self, "best_iteration_", None)
 
+    def feature_importances(self) -> dict[str, float] | None:
+        if not hasattr(self, "model_"):
+            return None
+        gains = self.model_.get_score(importance_type="total_gain")
+        names = self.model_.feature_names or list(gains)
+        return {str(n): float(np.sum(gains.get(n, 0.0))) for n in names}
+
     def model_bytes(self) -> int:
         """Deep trees times classes times rounds add up. In memory a booster takes about
         four times its binary model (76 MiB for an 18 MiB model, depth 10, 600 rounds)."""
