@@ -307,6 +307,74 @@ def search(
     _run(ctx, call, lambda console, doc: render_search(console, doc, ctx.obj.out.verbose))
 
 
+@app.command()
+def evaluate(
+    ctx: typer.Context,
+    data: Annotated[
+        str | None,
+        typer.Argument(
+            help="Labelled table to score ('-' for stdin). Without it: the search's "
+            "cross-validated (out-of-fold) figures.",
+            show_default=False,
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model to evaluate (default model@latest)."),
+    ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group",
+            "-g",
+            help="Column whose groups get per-group metrics and fairness gaps (repeatable).",
+        ),
+    ] = None,
+    fail_under: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-under",
+            help="Quality gate METRIC=VALUE, e.g. auc=0.85 (repeatable): exit 5 when a metric "
+            "is worse (below it, or above it for losses such as rmse and logloss).",
+        ),
+    ] = None,
+    compare: Annotated[
+        str | None,
+        typer.Option(
+            help="Another model (e.g. model@v2) to evaluate on the same rows: which is better, "
+            "and is the difference beyond chance?"
+        ),
+    ] = None,
+    bootstrap: Annotated[
+        int | None,
+        typer.Option(min=0, help="Bootstrap resamples for the intervals (default 200)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed (default 0).")] = None,
+) -> None:
+    """Evaluate a model: metrics with intervals, plots, explanations, fairness, report.html."""
+
+    def call(progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.evaluate import run_evaluate_step
+
+        state: State = ctx.obj
+        return run_evaluate_step(
+            state.project,
+            data,
+            model=model,
+            groups=group,
+            fail_under=fail_under,
+            compare=compare,
+            bootstrap=bootstrap,
+            seed=seed,
+            lock_timeout=state.lock_timeout,
+            progress=progress,
+        )
+
+    from automl_cli.cli.render import render_evaluate
+
+    _run(ctx, call, render_evaluate)
+
+
 runs_app = typer.Typer(
     help="What the project holds: list artifacts, show one manifest (verified).",
     no_args_is_help=True,

@@ -193,3 +193,36 @@ def render_search(console: Console, doc: dict[str, Any], verbose: bool = False) 
     console.print(
         f"saved [bold]{doc['artifact']}[/bold] (from {doc['prep']}) → {escape(doc['path'])}"
     )
+
+
+def render_evaluate(console: Console, doc: dict[str, Any]) -> None:
+    """Metrics with intervals and baseline, comparison, fairness warnings, where the report is."""
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    for name in ("metric", "value", "95 % interval", "baseline"):
+        table.add_column(name, justify="left" if name == "metric" else "right")
+
+    def fmt(v: Any) -> str:
+        return "—" if v is None else f"{v:.4g}"
+
+    for name, m in doc["metrics"].items():
+        label = f"[bold]{name}[/bold]" if name == doc["headline_metric"] else name
+        table.add_row(
+            label, fmt(m["value"]), f"{fmt(m['ci_low'])} … {fmt(m['ci_high'])}", fmt(m["baseline"])
+        )
+    console.print(table)
+    console.print(escape(doc["summary"]))
+    for note in doc.get("schema_messages") or []:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    if doc.get("top_columns"):
+        console.print("relies most on: " + escape(", ".join(doc["top_columns"])))
+    if doc.get("comparison"):
+        console.print(escape(doc["comparison"]["verdict"]))
+    for section in doc.get("fairness") or []:
+        if not section["warnings"]:
+            console.print(f"fairness by {escape(section['column'])}: no large gap")
+        for warning in section["warnings"]:
+            console.print(f"[yellow]fairness:[/yellow] {escape(warning)}")
+    for gate in doc.get("gates") or []:
+        state = "[green]pass[/green]" if gate["passed"] else "[red]FAIL[/red]"
+        console.print(f"gate {gate['metric']} {gate['rule']}: {fmt(gate['value'])} {state}")
+    console.print(f"saved [bold]{doc['artifact']}[/bold] → {escape(doc['report'])}")
