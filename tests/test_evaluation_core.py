@@ -133,3 +133,18 @@ def test_permutation_importance_finds_the_column_the_model_uses() -> None:
     assert pd_ is not None
     curve = pd_["series"]["P(1)"]
     assert curve == sorted(curve) and curve[-1] - curve[0] > 0.5
+
+
+def test_multiclass_groups_missing_a_class_are_still_compared() -> None:
+    # island x: classes 0 and 1 only; island y: classes 1 and 2 only (as penguin species are)
+    y = np.array([0, 1] * 30 + [1, 2] * 30)
+    proba = np.eye(3)[y] * 0.9 + 0.1 / 3
+    groups = pd.DataFrame({"island": ["x"] * 60 + ["y"] * 60})
+    [sec] = fairness_report(groups, y, proba, "multiclass", ["a", "b", "c"], METRICS["logloss"])
+    by = {g["group"]: g for g in sec["groups"]}
+    assert not by["x"]["too_small"] and not by["y"]["too_small"]
+    assert by["x"]["tpr"]["c"] is None and by["y"]["tpr"]["a"] is None  # no such rows there
+    assert by["x"]["tpr"]["b"] == 1.0 and by["y"]["tpr"]["b"] == 1.0
+    # class a is selected for half of x and none of y: a 50-point parity gap
+    assert sec["gaps"]["demographic_parity_difference"] == pytest.approx(0.5)
+    assert sec["gaps"]["equalized_odds_tpr_difference"] == pytest.approx(0.0)

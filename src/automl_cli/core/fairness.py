@@ -9,7 +9,10 @@ positive one and the largest gap is reported. For regression, the gaps are in me
 error and in mean error (bias).
 
 Groups with too few rows are shown and flagged, never dropped silently, and left out of the
-gaps: a rate from 12 rows moves by 8 points with one row, so its gap would be noise.
+gaps: a rate from 12 rows moves by 8 points with one row, so its gap would be noise. For the
+same reason a TPR or FPR over fewer than ``MIN_CLASS_ROWS`` rows is left out (binary: the
+group is then too small to judge; multiclass: only that class's rate is left out, since a
+class absent from a group is common, e.g. a species that lives on one island only).
 """
 
 from __future__ import annotations
@@ -105,9 +108,12 @@ def _one_column(
                 key = str(classes[j]) if classes else str(j)
                 pos, neg = yg.astype(int) == j, yg.astype(int) != j
                 entry["selection_rate"][key] = float(np.mean(pg == j))
-                entry["tpr"][key] = _float(np.mean(pg[pos] == j)) if pos.any() else None
-                entry["fpr"][key] = _float(np.mean(pg[neg] == j)) if neg.any() else None
-                small = small or pos.sum() < MIN_CLASS_ROWS or neg.sum() < MIN_CLASS_ROWS
+                # a rate over fewer than MIN_CLASS_ROWS rows is not shown as a figure to judge
+                enough_pos, enough_neg = pos.sum() >= MIN_CLASS_ROWS, neg.sum() >= MIN_CLASS_ROWS
+                entry["tpr"][key] = _float(np.mean(pg[pos] == j)) if enough_pos else None
+                entry["fpr"][key] = _float(np.mean(pg[neg] == j)) if enough_neg else None
+                if task == "binary":  # multiclass: a class absent from a group is common
+                    small = small or not (enough_pos and enough_neg)
         entry["too_small"] = bool(small)
         rows.append(entry)
     judged = [r for r in rows if not r["too_small"]]
@@ -116,7 +122,9 @@ def _one_column(
     if small_groups:
         warnings.append(
             f"{len(small_groups)} group(s) of '{name}' are too small to judge "
-            f"(under {MIN_GROUP_ROWS} rows, or under {MIN_CLASS_ROWS} rows of a class): "
+            f"(under {MIN_GROUP_ROWS} rows"
+            + (f", or under {MIN_CLASS_ROWS} rows of a class" if task == "binary" else "")
+            + "): "
             f"{', '.join(small_groups[:8])}{' …' if len(small_groups) > 8 else ''}; "
             "their figures are shown but not compared"
         )
