@@ -511,10 +511,11 @@ def _write(
             }
         )
         head = doc["headline_metric"]
+        value = doc["metrics"][head]["value"]
         writer.metrics.update(
             {
                 "metric": head,
-                head: doc["metrics"][head]["value"],
+                head: None if value is None else round(float(value), 6),
                 "rows": doc["data"]["rows"],
                 "gates_passed": doc["passed"],
             }
