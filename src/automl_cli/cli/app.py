@@ -18,7 +18,7 @@ from rich.console import Console
 
 from automl_cli import __version__
 from automl_cli.cli.output import Output
-from automl_cli.errors import EXIT_INTERRUPTED, AutomlError
+from automl_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, AutomlError, UsageError
 
 __all__ = ["app"]
 
@@ -373,6 +373,86 @@ def evaluate(
     from automl_cli.cli.render import render_evaluate
 
     _run(ctx, call, render_evaluate)
+
+
+@app.command()
+def predict(
+    ctx: typer.Context,
+    data: Annotated[
+        str,
+        typer.Argument(
+            help="Table to score: CSV/TSV, Parquet, Feather or JSON Lines; '-' reads CSV or JSON "
+            "Lines from stdin.",
+            show_default=False,
+        ),
+    ],
+    model: Annotated[
+        str | None,
+        typer.Option("--model", "-m", help="Model to use (default model@latest)."),
+    ] = None,
+    output: Annotated[
+        str | None,
+        typer.Option("--output", "-o", help="Where predictions go: a file, or '-' for stdout."),
+    ] = None,
+    proba: Annotated[
+        bool | None,
+        typer.Option("--proba", help="Add one proba_<class> column per class."),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format", help="csv, parquet or jsonl (default: from --output's extension, else csv)."
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Rows read and scored at a time: bounds memory (100000)."),
+    ] = None,
+    id_columns: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--id", help="Key column(s) to copy into the output (default: the input's ID columns)."
+        ),
+    ] = None,
+    on_bad_rows: Annotated[
+        str | None,
+        typer.Option(
+            help="A value that is not a number in a numeric column: error (default), skip "
+            "(leave the row out) or null (score it with the value missing). Rows are reported."
+        ),
+    ] = None,
+) -> None:
+    """Score new rows with a model, streaming: predictions in input order to a file or stdout."""
+    state: State = ctx.obj
+    if state.out.json_mode and (output is None or output == "-"):
+        state.out.error(
+            UsageError(
+                "--json and predictions on stdout would mix in one stream",
+                hint="write predictions to a file with --output FILE, or drop --json",
+            )
+        )
+        raise typer.Exit(EXIT_USAGE)
+
+    def call(progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.predict import run_predict_step
+
+        return run_predict_step(
+            state.project,
+            data,
+            model=model,
+            output=output,
+            proba=proba,
+            fmt=fmt,
+            batch_size=batch_size,
+            id_columns=id_columns,
+            on_bad_rows=on_bad_rows,
+            lock_timeout=state.lock_timeout,
+            progress=progress,
+        )
+
+    from automl_cli.cli.render import render_predict
+
+    _run(ctx, call, render_predict)
 
 
 runs_app = typer.Typer(

@@ -226,3 +226,29 @@ def render_evaluate(console: Console, doc: dict[str, Any]) -> None:
         state = "[green]pass[/green]" if gate["passed"] else "[red]FAIL[/red]"
         console.print(f"gate {gate['metric']} {gate['rule']}: {fmt(gate['value'])} {state}")
     console.print(f"saved [bold]{doc['artifact']}[/bold] → {escape(doc['report'])}")
+
+
+def render_predict(console: Console, doc: dict[str, Any]) -> None:
+    """One summary line, then notes, bad rows and drift warnings: all on stderr."""
+    where = "stdout" if doc["output"]["path"] == "-" else doc["output"]["path"]
+    console.print(
+        f"scored {doc['rows_out']:,} of {doc['rows_in']:,} rows with {doc['model']} → "
+        f"{escape(where)} ({doc['output']['format']}, {doc['wall_time_s']:.1f} s)"
+    )
+    for note in doc["notes"]:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")
+    bad = doc["bad_values"]
+    if bad["rows"]:
+        action = {"skip": "left out", "null": "scored with the value missing"}[bad["mode"]]
+        rows = ", ".join(map(str, bad["row_numbers"])) + (" …" if bad["rows"] > 20 else "")
+        console.print(
+            f"[yellow]bad rows:[/yellow] {bad['rows']:,} row(s) had a value that is not a number "
+            f"({escape(', '.join(f'{c}: {n}' for c, n in bad['columns'].items()))}); {action}: "
+            f"data row(s) {rows}"
+        )
+    drift = doc["drift"]
+    if drift["warnings"]:
+        console.print("[yellow]drift:[/yellow] the data differs from the training data:")
+        for warning in drift["warnings"][:10]:
+            console.print(f"  {escape(warning)}")
+        console.print("  scores may be less reliable; consider retraining on recent data")

@@ -39,6 +39,14 @@ class SchemaReport:
             "missing_optional": self.missing_optional,
         }
 
+    def merge(self, other: SchemaReport) -> None:
+        """Add what enforcement did to another batch of the same table."""
+        for name in ("extra_columns", "coerced_columns", "missing_optional"):
+            mine = getattr(self, name)
+            mine.extend(c for c in getattr(other, name) if c not in mine)
+        for col, n in other.unseen_categories.items():
+            self.unseen_categories[col] = self.unseen_categories.get(col, 0) + n
+
     def messages(self) -> list[str]:
         out = []
         if self.extra_columns:

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
     from automl_cli.core.learners._base import Learner
     from automl_cli.core.preprocessing import Preprocessor
+    from automl_cli.core.schema import SchemaReport
     from automl_cli.core.search import SearchResult, TrialRecord
 
 __all__ = ["FittedModel", "Interrupted", "load_model", "run_search_step"]
@@ -87,12 +88,23 @@ class FittedModel:
     metric: str
     info: dict[str, Any] = field(default_factory=dict)
 
-    def predict_output(self, frame: pd.DataFrame) -> np.ndarray:
-        """Probabilities (n, k) in ``classes_`` order, or regression values (n,)."""
+    def predict_output(
+        self, frame: pd.DataFrame, report: SchemaReport | None = None, where: str = "the input"
+    ) -> np.ndarray:
+        """Probabilities (n, k) in ``classes_`` order, or regression values (n,).
+
+        ``report``, when given, receives what schema enforcement did (unseen categories …).
+        """
         import numpy as np
 
-        variants = {m.learners[0].variant for m in self.members}
-        features = {v: self.preprocessor.transform(frame, variant=v) for v in variants}
+        variants = sorted({m.learners[0].variant for m in self.members})
+        features = {}
+        for i, v in enumerate(variants):
+            features[v], seen = self.preprocessor.transform_with_report(
+                frame, variant=v, where=where
+            )
+            if report is not None and i == 0:  # one count per row, whatever the variants
+                report.merge(seen)
         total: np.ndarray | None = None
         for member in self.members:
             X = features[member.learners[0].variant]
