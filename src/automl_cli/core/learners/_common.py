@@ -144,3 +144,24 @@ def binary_columns(p1: np.ndarray) -> np.ndarray:
     """Two probability columns from a booster's P(class 1)."""
     p1 = np.asarray(p1, dtype="float64").reshape(-1)
     return np.column_stack([1.0 - p1, p1])
+
+
+def import_booster(name: str) -> Any:
+    """Import ``lightgbm`` or ``xgboost`` for loading a saved model, without scikit-learn.
+
+    Both import scikit-learn (about a second) only to offer their scikit-learn-style
+    classes, which automl never uses: it trains and predicts through their native APIs. When
+    neither the booster nor scikit-learn is loaded yet, scikit-learn is hidden for the
+    duration of the import (the booster then skips its optional wrappers) and restored at
+    once, so later imports of scikit-learn work as usual.
+    """
+    import importlib
+    import sys
+
+    if name in sys.modules or "sklearn" in sys.modules:
+        return importlib.import_module(name)
+    sys.modules["sklearn"] = None  # type: ignore[assignment]  # makes `import sklearn` fail
+    try:
+        return importlib.import_module(name)
+    finally:
+        del sys.modules["sklearn"]

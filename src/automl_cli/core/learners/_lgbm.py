@@ -20,6 +20,7 @@ from automl_cli.core.learners._common import (
     BaseLearner,
     binary_columns,
     config,
+    import_booster,
 )
 from automl_cli.core.learners._params import Boolean, Constraint, Interval
 
@@ -173,7 +174,7 @@ class LgbmLearner(BaseLearner):
 
     @classmethod
     def load(cls, directory: Path, params: dict[str, Any]) -> LgbmLearner:
-        import lightgbm as lgb
+        lgb = import_booster("lightgbm")
 
         learner: LgbmLearner = cls._restore(params)
         learner.model_ = lgb.Booster(model_file=str(Path(directory) / MODEL_FILE))

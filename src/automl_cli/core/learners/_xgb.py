@@ -20,6 +20,7 @@ from automl_cli.core.learners._common import (
     BaseLearner,
     binary_columns,
     config,
+    import_booster,
 )
 from automl_cli.core.learners._params import Constraint, Interval
 
@@ -165,7 +166,7 @@ class XgbLearner(BaseLearner):
 
     @classmethod
     def load(cls, directory: Path, params: dict[str, Any]) -> XgbLearner:
-        import xgboost as xgb
+        xgb = import_booster("xgboost")
 
         learner: XgbLearner = cls._restore(params)
         booster = xgb.Booster(model_file=str(Path(directory) / MODEL_FILE))
