@@ -10,7 +10,7 @@ DEMO_PROJECT ?= automl-project
 # sample table → its target column
 DEMO_TABLES := breast_cancer:diagnosis wine:cultivar diabetes:progression customers_messy:churned
 
-.PHONY: install demo test test-fast lint format bench bench-quick bench-search bench-splits sample-data clean help
+.PHONY: install demo test test-fast lint format bench bench-quick bench-predict bench-search bench-splits sample-data clean help
 
 help:
 	@echo "make demo         install, then profile + prep every table in sample_data/, search + evaluate one (into ./$(DEMO_PROJECT))"
@@ -18,6 +18,7 @@ help:
 	@echo "make lint         ruff + mypy"
 	@echo "make bench        all benchmarks (about an hour: AutoML head to head), into benchmarks/results/"
 	@echo "make bench-quick  start-up and profile benchmarks only (minutes)"
+	@echo "make bench-predict predict throughput, 1-row latency, memory on 5M rows (minutes)"
 	@echo "make bench-search automl vs FLAML, AutoGluon, default LightGBM (BUDGET=60 TABLES=a,b SYSTEMS=x,y)"
 	@echo "make bench-splits the same over other 75/25 splits (TABLES=titanic SEEDS=1,2,3,4,5)"
 	@echo "make sample-data  regenerate sample_data/ from seeded, package-shipped sources"
@@ -69,6 +70,9 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python benchmarks/run.py --only startup,profile
+
+bench-predict: install
+	$(BIN)/python benchmarks/run.py --only predict
 
 bench-search: install
 	$(BIN)/python benchmarks/run.py --only search --budget $(BUDGET) \

@@ -1,7 +1,7 @@
 """``make bench``: run the benchmarks, write ``benchmarks/results/``, print a summary.
 
-Usage: ``python benchmarks/run.py [--only startup,profile,search] [--rows N] [--repeat N]
-[--budget S] [--tables a,b] [--systems x,y]``. These three run by default; ``search`` (the
+Usage: ``python benchmarks/run.py [--only startup,profile,predict,search] [--rows N]
+[--repeat N] [--budget S] [--tables a,b] [--systems x,y]``. These four run by default; ``search`` (the
 AutoML systems head to head) takes about an hour at the 60 s budget, so ``--only
 startup,profile`` gives the quick figures. ``--only splits --tables T [--split-seeds 1,2]``
 repeats the search comparison over other splits of T (on demand only).
@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bench_predict
 import bench_profile
 import bench_search
 import bench_splits
@@ -33,12 +34,14 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "startup": bench_startup.render,
     "profile": bench_profile.render,
     "search": bench_search.render,
+    "predict": bench_predict.render,
     "splits": bench_splits.render,
 }
 TITLES = {
     "startup": "Startup: `automl --help` vs `python -c pass`",
     "profile": "Profile: `automl profile` vs ydata-profiling (minimal)",
     "search": "Search: `automl search` vs FLAML, AutoGluon and default LightGBM, equal budget",
+    "predict": "Predict: throughput against the raw model, 1-row latency, memory on 5M rows",
     "splits": "Split noise: the search comparison over other 75/25 splits",
 }
 
@@ -116,6 +119,8 @@ def _summary(name: str, r: dict[str, Any]) -> str:
         return bench_search.summary_text(r)
     if name == "splits":
         return bench_splits.summary_text(r)
+    if name == "predict":
+        return bench_predict.summary_text(r)
     if name == "startup":
         return (
             f"startup: automl --help {r['automl_help']['median_ms']} ms (p90 "
@@ -149,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse options, run the chosen benchmarks, write results, print a summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", default="startup,profile,search", help="comma-separated benchmarks"
+        "--only", default="startup,profile,predict,search", help="comma-separated benchmarks"
     )
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows of the CSV")
     parser.add_argument("--repeat", type=int, default=1, help="profile runs per tool")
@@ -183,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"== {name}", flush=True)
         if name == "startup":
             results, stem = bench_startup.run(), "startup"
+        elif name == "predict":
+            results, stem = bench_predict.run(), "predict"
         elif name == "search":
             stem = bench_search.stem(args.budget)
             results = bench_search.run(

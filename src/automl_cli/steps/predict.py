@@ -23,7 +23,7 @@ from automl_cli.errors import DataError, UsageError
 from automl_cli.steps._common import config_doc, noop, open_step
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
 
     import pandas as pd
 
@@ -62,11 +62,13 @@ def run_predict_step(
 ) -> dict[str, Any]:
     """Score ``data`` with a model; predictions to ``output`` (a path, or ``-`` for stdout)."""
     from automl_cli.core.drift import DriftMonitor
+    from automl_cli.core.memory import return_freed_memory
     from automl_cli.core.schema import SchemaReport
     from automl_cli.core.stream import iter_table
     from automl_cli.steps.search import load_model
 
     started = time.monotonic()
+    return_freed_memory()  # batches come and go: give their memory back, keep the peak flat
     say = progress or noop
     project, config = open_step(
         project_dir,
@@ -129,7 +131,7 @@ def run_predict_step(
 
     sink = _Sink(out_path, out_format, stdout)
     try:
-        for batch in batches:
+        for batch in _read_ahead(batches):
             first_row = rows_in + 1
             rows_in += len(batch)
             batch = _bad_values(batch, numeric, mode, first_row, info.path, bad)
@@ -175,6 +177,50 @@ def run_predict_step(
 
 
 # -- input checks ---------------------------------------------------------------------------
+
+
+def _read_ahead(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The batches, the next one parsed in a thread while this one is scored.
+
+    pyarrow parses without holding the GIL, so reading overlaps scoring; one batch ahead at
+    most, so memory stays two batches. An error in the reader is raised here, in order.
+    """
+    import queue
+    import threading
+
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                while not stop.is_set():
+                    try:
+                        slots.put(("batch", batch), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            slots.put(("end", None))
+        except BaseException as exc:  # handed to the consumer, raised there
+            slots.put(("error", exc))
+
+    reader = threading.Thread(target=produce, name="automl-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            kind, item = slots.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise item
+            yield item
+    finally:
+        stop.set()
+        with contextlib.suppress(queue.Empty):
+            slots.get_nowait()  # unblock a producer waiting to put
+        reader.join(timeout=5)
 
 
 def _format_of(path: str) -> str:
