@@ -201,3 +201,19 @@ def test_usage_errors_and_a_tampered_model(messy: dict, tmp_path: Path) -> None:
     proc = _cli(copy, "predict", new, cwd=root)
     assert proc.returncode == EXIT_ARTIFACT and proc.stdout == ""
     assert "sha256" in proc.stderr or "changed" in proc.stderr
+
+
+def test_a_reader_that_closes_early_ends_the_run_quietly(messy: dict, tmp_path: Path) -> None:
+    big = tmp_path / "big.csv"
+    new = pd.read_csv(messy["new"], dtype=str, keep_default_na=False)
+    pd.concat([new] * 100, ignore_index=True).to_csv(big, index=False)  # ~50k rows, MBs out
+    command = (
+        f"{sys.executable} -m automl_cli --project {messy['project']} predict {big} | head -n 2; "
+        'exit "${PIPESTATUS[0]}"'
+    )
+    proc = subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, env=cli_env(), cwd=messy["root"]
+    )
+    assert proc.stdout.splitlines() == ["customer_id,prediction", proc.stdout.splitlines()[1]]
+    assert proc.returncode == 141  # as `cat` does when its reader goes away
+    assert "error" not in proc.stderr and "Traceback" not in proc.stderr

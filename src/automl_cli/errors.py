@@ -18,6 +18,7 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_LOCKED",
     "EXIT_OK",
+    "EXIT_PIPE_CLOSED",
     "EXIT_USAGE",
     "ArtifactCorruptError",
     "ArtifactError",
@@ -37,6 +38,7 @@ EXIT_ARTIFACT = 4
 EXIT_GATE = 5
 EXIT_LOCKED = 6
 EXIT_INTERRUPTED = 130
+EXIT_PIPE_CLOSED = 141  # stdout's reader closed it early (128 + SIGPIPE), as for `cat`
 
 
 class AutomlError(Exception):

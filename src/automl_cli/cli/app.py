@@ -6,7 +6,9 @@ Only typer and rich are imported here; each command imports its step inside its 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -18,7 +20,13 @@ from rich.console import Console
 
 from automl_cli import __version__
 from automl_cli.cli.output import Output
-from automl_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE, AutomlError, UsageError
+from automl_cli.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_PIPE_CLOSED,
+    EXIT_USAGE,
+    AutomlError,
+    UsageError,
+)
 
 __all__ = ["app"]
 
@@ -126,6 +134,12 @@ def _run(
     except KeyboardInterrupt:
         out.err.print("interrupted")
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except BrokenPipeError:
+        # the reader of stdout went away (`automl predict big.csv | head`): stop quietly, as
+        # Unix tools do, with the shell's code for a write to a closed pipe
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(EXIT_PIPE_CLOSED) from None
     except Exception as exc:
         out.internal_error(exc)
         raise typer.Exit(1) from None
