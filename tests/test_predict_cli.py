@@ -208,12 +208,14 @@ def test_a_reader_that_closes_early_ends_the_run_quietly(messy: dict, tmp_path: 
     new = pd.read_csv(messy["new"], dtype=str, keep_default_na=False)
     pd.concat([new] * 100, ignore_index=True).to_csv(big, index=False)  # ~50k rows, MBs out
     command = (
-        f"{sys.executable} -m automl_cli --project {messy['project']} predict {big} | head -n 2; "
+        f"{sys.executable} -m automl_cli --project {messy['project']} predict {big} --proba "
+        "--batch-size 5000 | head -n 2; "
         'exit "${PIPESTATUS[0]}"'
     )
     proc = subprocess.run(
         ["bash", "-c", command], capture_output=True, text=True, env=cli_env(), cwd=messy["root"]
     )
-    assert proc.stdout.splitlines() == ["customer_id,prediction", proc.stdout.splitlines()[1]]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == 2 and lines[0] == "customer_id,prediction,proba_no,proba_yes"
     assert proc.returncode == 141  # as `cat` does when its reader goes away
     assert "error" not in proc.stderr and "Traceback" not in proc.stderr
