@@ -41,7 +41,7 @@ from automl_cli.errors import DataError
 
 __all__ = ["StreamInfo", "iter_table"]
 
-MAX_BLOCK = 64 << 20
+MAX_BLOCK = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -108,7 +108,7 @@ def iter_table(
         if not head.strip():
             raise DataError(f"{where} is empty", hint="write a header row and data rows")
         fmt = detect_format(source, head)
-        raw = open(source, "rb")  # noqa: SIM115 - closed by the batch generator
+        raw = pa.OSFile(source, "rb")  # read natively, without the GIL
     if fmt in ("csv", "tsv"):
         return _csv(raw, head, where, fmt, batch_rows, set(numeric))
     if fmt == "jsonl":
@@ -137,6 +137,8 @@ def _csv(
     names = _clean_names(raw_names, where)
     lines = max(text.count("\n"), 1)
     row_bytes = max(len(head) // lines, 16)
+    # pyarrow reads up to 32 blocks ahead of the consumer: small blocks, gathered into
+    # batches here, keep that read-ahead near 32 × 4 MiB whatever the batch size
     block = int(min(MAX_BLOCK, max(1 << 16, row_bytes * batch_rows)))
     read_options = pacsv.ReadOptions(
         block_size=block,
@@ -160,16 +162,16 @@ def _csv(
                 parse_options=parse_options,
                 convert_options=convert_options,
             )
+            pending: list[pa.RecordBatch] = []
+            rows = 0
             for batch in reader:
-                table = pa.Table.from_batches([batch])
-                arrays = [
-                    _numeric(col, decimal) if name in numeric else col
-                    for name, col in zip(names, table.columns, strict=True)
-                ]
-                frame = pa.Table.from_arrays(arrays, names=names).to_pandas(
-                    split_blocks=True, self_destruct=True
-                )
-                yield from _slices(frame, batch_rows)
+                pending.append(batch)
+                rows += batch.num_rows
+                if rows >= batch_rows:
+                    yield from _slices(_frame(pending, names, numeric, decimal), batch_rows)
+                    pending, rows = [], 0
+            if pending:
+                yield from _slices(_frame(pending, names, numeric, decimal), batch_rows)
         except pa.ArrowInvalid as exc:
             message = str(exc).splitlines()[0]
             raise DataError(
@@ -180,6 +182,20 @@ def _csv(
             raw.close()
 
     return info, batches()
+
+
+def _frame(
+    batches: list[pa.RecordBatch], names: list[str], numeric: set[str], decimal: str
+) -> pd.DataFrame:
+    """Parsed blocks as one DataFrame, the model's numeric columns cast where they can be."""
+    table = pa.Table.from_batches(batches)
+    arrays = [
+        _numeric(col, decimal) if name in numeric else col
+        for name, col in zip(names, table.columns, strict=True)
+    ]
+    return pa.Table.from_arrays(arrays, names=names).to_pandas(
+        split_blocks=True, self_destruct=True
+    )
 
 
 def _numeric(column: pa.ChunkedArray, decimal: str) -> pa.ChunkedArray:
