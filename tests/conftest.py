@@ -69,3 +69,16 @@ def run_cli(project_dir: Path, tmp_path: Path) -> RunCli:
         )
 
     return run
+
+
+def automl(project: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``automl --project PROJECT ARGS`` as a real process, for module-scoped fixtures (which
+    cannot use the function-scoped ``run_cli``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "automl_cli", "--project", str(project), *args],
+        capture_output=True,
+        text=True,
+        env=cli_env(),
+        timeout=300,
+        cwd=cwd,
+    )

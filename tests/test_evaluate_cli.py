@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,20 +13,9 @@ import pytest
 
 from automl_cli.errors import EXIT_BAD_DATA, EXIT_GATE, EXIT_USAGE
 
-from .conftest import SAMPLE_DATA, cli_env
+from .conftest import SAMPLE_DATA, automl
 
 CANCER = SAMPLE_DATA / "breast_cancer.csv"
-
-
-def _cli(project: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "automl_cli", "--project", str(project), *args],
-        capture_output=True,
-        text=True,
-        env=cli_env(),
-        timeout=300,
-        cwd=cwd,
-    )
 
 
 def _ok(proc: subprocess.CompletedProcess[str]) -> dict:
@@ -52,7 +40,7 @@ def cancer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     train.to_csv(paths["train"], index=False)
     holdout.to_csv(paths["holdout"], index=False)
     doc = _ok(
-        _cli(
+        automl(
             paths["project"],
             "--json",
             "search",
@@ -74,7 +62,7 @@ def cancer(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_evaluate_a_labelled_table_writes_metrics_plots_and_report(cancer: dict) -> None:
     project = cancer["project"]
     doc = _ok(
-        _cli(project, "--json", "evaluate", str(cancer["holdout"]), "--group", "clinic",
+        automl(project, "--json", "evaluate", str(cancer["holdout"]), "--group", "clinic",
              "--group", "ward", cwd=cancer["root"])
     )  # fmt: skip
     assert doc["task"] == "binary" and doc["headline_metric"] == "auc"
@@ -120,7 +108,7 @@ def test_evaluate_a_labelled_table_writes_metrics_plots_and_report(cancer: dict)
 
 def test_evaluate_without_a_table_reports_the_cross_validated_figures(cancer: dict) -> None:
     doc = _ok(
-        _cli(cancer["project"], "--json", "evaluate", "--group", "clinic", cwd=cancer["root"])
+        automl(cancer["project"], "--json", "evaluate", "--group", "clinic", cwd=cancer["root"])
     )
     assert doc["data"] == {"kind": "oof", "rows": 400}
     # the out-of-fold predictions of the saved model are what the search scored it by
@@ -132,18 +120,18 @@ def test_evaluate_without_a_table_reports_the_cross_validated_figures(cancer: di
 def test_quality_gates_pass_or_exit_5_after_saving(cancer: dict) -> None:
     project, root = cancer["project"], cancer["root"]
     holdout = str(cancer["holdout"])
-    passed = _ok(_cli(project, "--json", "evaluate", holdout, "--fail-under", "auc=0.8",
+    passed = _ok(automl(project, "--json", "evaluate", holdout, "--fail-under", "auc=0.8",
                       "--fail-under", "logloss=0.5", cwd=root))  # fmt: skip
     assert passed["passed"] and [g["passed"] for g in passed["gates"]] == [True, True]
     real = passed["metrics"]["accuracy"]["value"]
     before = len(list((project / "artifacts/evaluation").iterdir()))
-    failed = _cli(project, "evaluate", holdout, "--fail-under", f"accuracy={real + 0.001}",
+    failed = automl(project, "evaluate", holdout, "--fail-under", f"accuracy={real + 0.001}",
                   cwd=root)  # fmt: skip
     assert failed.returncode == EXIT_GATE
     assert "quality gate failed: accuracy" in failed.stderr and "Traceback" not in failed.stderr
     # the failing evaluation is kept, so CI can publish its report
     assert len(list((project / "artifacts/evaluation").iterdir())) == before + 1
-    as_json = _cli(project, "--json", "evaluate", "--fail-under", "auc=1.01", cwd=root)
+    as_json = automl(project, "--json", "evaluate", "--fail-under", "auc=1.01", cwd=root)
     assert as_json.returncode == EXIT_GATE
     err = json.loads(as_json.stdout)
     assert err["exit_code"] == EXIT_GATE and err["details"]["gates"][0]["passed"] is False
@@ -151,13 +139,13 @@ def test_quality_gates_pass_or_exit_5_after_saving(cancer: dict) -> None:
 
 def test_compare_two_models_on_the_same_rows(cancer: dict) -> None:
     project, root = cancer["project"], cancer["root"]
-    weaker = _ok(_cli(project, "--json", "search", str(cancer["train"]), "--target", "diagnosis",
+    weaker = _ok(automl(project, "--json", "search", str(cancer["train"]), "--target", "diagnosis",
                       "--trials", "1", "--models", "knn", cwd=root))  # fmt: skip
     assert weaker["artifact"] == "model@v2"
     holdout = str(cancer["holdout"])
-    one = _ok(_cli(project, "--json", "evaluate", holdout, "--model", "model@v1", cwd=root))
-    two = _ok(_cli(project, "--json", "evaluate", holdout, "--model", "model@v2", cwd=root))
-    both = _ok(_cli(project, "--json", "evaluate", holdout, "--model", "model@v1",
+    one = _ok(automl(project, "--json", "evaluate", holdout, "--model", "model@v1", cwd=root))
+    two = _ok(automl(project, "--json", "evaluate", holdout, "--model", "model@v2", cwd=root))
+    both = _ok(automl(project, "--json", "evaluate", holdout, "--model", "model@v1",
                     "--compare", "model@v2", cwd=root))  # fmt: skip
     c = both["comparison"]
     assert c["model"] == one["metrics"]["auc"]["value"]
@@ -186,7 +174,7 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(cancer: dict, tmp_path: 
         (("--model", "model@v9"), 4, "model@v9"),
     ]
     for args, code, text in cases:
-        proc = _cli(project, "evaluate", *args, cwd=root)
+        proc = automl(project, "evaluate", *args, cwd=root)
         assert proc.returncode == code, (args, proc.stderr)
         errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
         assert len(errors) == 1 and text in errors[0], proc.stderr
@@ -212,10 +200,10 @@ def test_regression_and_multiclass_evaluations(
     frame.iloc[: len(frame) * 3 // 4].to_csv(train, index=False)
     frame.iloc[len(frame) * 3 // 4 :].to_csv(test, index=False)
     project = tmp_path / "p"
-    _ok(_cli(project, "--json", "search", str(train), "--target", target, "--trials", "3",
+    _ok(automl(project, "--json", "search", str(train), "--target", target, "--trials", "3",
              "--models", "lgbm,linear", cwd=tmp_path))  # fmt: skip
     for args in ((str(test),), ()):
-        doc = _ok(_cli(project, "--json", "evaluate", *args, cwd=tmp_path))
+        doc = _ok(automl(project, "--json", "evaluate", *args, cwd=tmp_path))
         assert doc["headline_metric"] == metric
         m = doc["metrics"][metric]
         assert m["ci_low"] <= m["value"] <= m["ci_high"]

@@ -15,26 +15,10 @@ import pytest
 
 from automl_cli.errors import EXIT_ARTIFACT, EXIT_BAD_DATA, EXIT_USAGE
 
-from .conftest import SAMPLE_DATA, cli_env
+from .conftest import SAMPLE_DATA, automl, cli_env
 
 MESSY = SAMPLE_DATA / "customers_messy.csv"
 TARGET = "churned"
-
-
-def _cli(
-    project: Path, *args: str, cwd: Path, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "automl_cli", "--project", str(project), *args],
-        input=stdin,
-        capture_output=True,
-        env=cli_env(),
-        timeout=300,
-        cwd=cwd,
-    )
-    return subprocess.CompletedProcess(
-        proc.args, proc.returncode, proc.stdout.decode(), proc.stderr.decode()
-    )
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +30,7 @@ def messy(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     paths["new"] = root / "new.csv"
     frame.iloc[:1500].to_csv(paths["train"], index=False)
     frame.iloc[1500:].drop(columns=[TARGET]).to_csv(paths["new"], index=False)
-    proc = _cli(paths["project"], "--json", "search", str(paths["train"]), "--target", TARGET,
+    proc = automl(paths["project"], "--json", "search", str(paths["train"]), "--target", TARGET,
                 "--trials", "3", "--models", "lgbm,linear", cwd=root)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     return paths
@@ -63,7 +47,7 @@ def _in_process(project: Path, table: Path) -> np.ndarray:
 
 
 def test_predict_streams_csv_to_stdout_in_input_order_with_the_id(messy: dict) -> None:
-    proc = _cli(messy["project"], "predict", str(messy["new"]), cwd=messy["root"])
+    proc = automl(messy["project"], "predict", str(messy["new"]), cwd=messy["root"])
     assert proc.returncode == 0, proc.stderr
     out = pd.read_csv(io.StringIO(proc.stdout), dtype=str)
     new = pd.read_csv(messy["new"], dtype=str)
@@ -91,8 +75,8 @@ def test_a_pipe_in_and_out_carries_nothing_but_csv(messy: dict) -> None:
 
 def test_batches_formats_and_files_give_the_same_predictions(messy: dict) -> None:
     project, root, new = messy["project"], messy["root"], str(messy["new"])
-    whole = _cli(project, "predict", new, "--proba", cwd=root)
-    small = _cli(project, "predict", new, "--proba", "--batch-size", "37", cwd=root)
+    whole = automl(project, "predict", new, "--proba", cwd=root)
+    small = automl(project, "predict", new, "--proba", "--batch-size", "37", cwd=root)
     assert whole.returncode == small.returncode == 0
     expected = pd.read_csv(io.StringIO(whole.stdout))
     batched = pd.read_csv(io.StringIO(small.stdout))
@@ -101,7 +85,7 @@ def test_batches_formats_and_files_give_the_same_predictions(messy: dict) -> Non
     assert batched["prediction"].tolist() == expected["prediction"].tolist()
     assert np.allclose(batched["proba_yes"], expected["proba_yes"], rtol=0, atol=1e-12)
     for name, read in (("out.parquet", pd.read_parquet), ("out.jsonl", _read_jsonl)):
-        proc = _cli(project, "--json", "predict", new, "--proba", "-o", name, cwd=root)
+        proc = automl(project, "--json", "predict", new, "--proba", "-o", name, cwd=root)
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(proc.stdout)
         assert doc["rows_out"] == len(expected) and doc["output"]["path"] == name
@@ -120,7 +104,7 @@ def test_a_missing_column_stops_before_any_output(messy: dict, tmp_path: Path) -
     lacking = tmp_path / "lacking.csv"
     new.drop(columns=["monthly_spend"]).assign(extra_col=1).to_csv(lacking, index=False)
     out = tmp_path / "predictions.csv"
-    proc = _cli(messy["project"], "predict", str(lacking), "-o", str(out), cwd=messy["root"])
+    proc = automl(messy["project"], "predict", str(lacking), "-o", str(out), cwd=messy["root"])
     assert proc.returncode == EXIT_BAD_DATA
     [error] = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert "'monthly_spend'" in error and "Traceback" not in proc.stderr
@@ -133,13 +117,13 @@ def test_extra_columns_and_unseen_categories_are_reported(messy: dict, tmp_path:
     new.loc[new.index[:7], "plan"] = "Platinum"
     odd = tmp_path / "odd.csv"
     new.to_csv(odd, index=False)
-    proc = _cli(messy["project"], "--json", "predict", str(odd), "-o", str(tmp_path / "o.csv"),
+    proc = automl(messy["project"], "--json", "predict", str(odd), "-o", str(tmp_path / "o.csv"),
                 cwd=messy["root"])  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
     assert doc["schema"]["extra_columns"] == ["extra_col"]
     assert doc["schema"]["unseen_categories"]["plan"] == 7
-    human = _cli(messy["project"], "predict", str(odd), cwd=messy["root"])
+    human = automl(messy["project"], "predict", str(odd), cwd=messy["root"])
     notes = [ln for ln in human.stderr.splitlines() if ln.startswith("note:")]
     assert any("extra_col" in n for n in notes) and any("7 value(s) of 'plan'" in n for n in notes)
 
@@ -153,18 +137,18 @@ def test_bad_numbers_are_an_error_or_skipped_or_blanked_with_their_rows(
     new.to_csv(bad, index=False)
     project, root = messy["project"], messy["root"]
     out = tmp_path / "p.csv"
-    proc = _cli(project, "predict", str(bad), "-o", str(out), cwd=root)
+    proc = automl(project, "predict", str(bad), "-o", str(out), cwd=root)
     assert proc.returncode == EXIT_BAD_DATA
     [error] = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert "'monthly_spend'" in error and "3, 10" in error and not out.exists()
-    skipped = _cli(project, "--json", "predict", str(bad), "--on-bad-rows", "skip", "-o", str(out),
+    skipped = automl(project, "--json", "predict", str(bad), "--on-bad-rows", "skip", "-o", str(out),
                    cwd=root)  # fmt: skip
     doc = json.loads(skipped.stdout)
     assert doc["rows_out"] == len(new) - 2 and doc["bad_values"]["row_numbers"] == [3, 10]
     kept = pd.read_csv(out, dtype=str)
     assert "n/a-ish" not in kept.to_string()
     assert kept["customer_id"].tolist() == new["customer_id"].drop(new.index[[2, 9]]).tolist()
-    blanked = _cli(project, "predict", str(bad), "--on-bad-rows", "null", cwd=root)
+    blanked = automl(project, "predict", str(bad), "--on-bad-rows", "null", cwd=root)
     assert blanked.returncode == 0
     assert len(pd.read_csv(io.StringIO(blanked.stdout))) == len(new)
     assert "data row(s) 3, 10" in blanked.stderr
@@ -172,7 +156,7 @@ def test_bad_numbers_are_an_error_or_skipped_or_blanked_with_their_rows(
 
 def test_drift_is_reported_when_a_column_shifts(messy: dict, tmp_path: Path) -> None:
     project, root = messy["project"], messy["root"]
-    same = _cli(project, "--json", "predict", str(messy["new"]), "-o", str(tmp_path / "a.csv"),
+    same = automl(project, "--json", "predict", str(messy["new"]), "-o", str(tmp_path / "a.csv"),
                 cwd=root)  # fmt: skip
     assert json.loads(same.stdout)["drift"]["drifted_columns"] == []
     new = pd.read_csv(messy["new"], dtype=str, keep_default_na=False)
@@ -180,25 +164,27 @@ def test_drift_is_reported_when_a_column_shifts(messy: dict, tmp_path: Path) -> 
     new["monthly_spend"] = (spend * 10).astype(str)
     shifted = tmp_path / "shifted.csv"
     new.to_csv(shifted, index=False)
-    proc = _cli(project, "--json", "predict", str(shifted), "-o", str(tmp_path / "b.csv"), cwd=root)
+    proc = automl(
+        project, "--json", "predict", str(shifted), "-o", str(tmp_path / "b.csv"), cwd=root
+    )
     drift = json.loads(proc.stdout)["drift"]
     assert drift["drifted_columns"] == ["monthly_spend"]
     assert drift["columns"]["monthly_spend"]["psi"] > 1.0
-    human = _cli(project, "predict", str(shifted), cwd=root)
+    human = automl(project, "predict", str(shifted), cwd=root)
     assert "drift:" in human.stderr and "'monthly_spend'" in human.stderr
 
 
 def test_usage_errors_and_a_tampered_model(messy: dict, tmp_path: Path) -> None:
     project, root, new = messy["project"], messy["root"], str(messy["new"])
-    mixed = _cli(project, "--json", "predict", new, cwd=root)
+    mixed = automl(project, "--json", "predict", new, cwd=root)
     assert mixed.returncode == EXIT_USAGE and "mix" in mixed.stderr
-    assert _cli(project, "predict", new, "--format", "xml", cwd=root).returncode == EXIT_USAGE
-    assert _cli(project, "predict", new, "--id", "nope", cwd=root).returncode == EXIT_BAD_DATA
+    assert automl(project, "predict", new, "--format", "xml", cwd=root).returncode == EXIT_USAGE
+    assert automl(project, "predict", new, "--id", "nope", cwd=root).returncode == EXIT_BAD_DATA
     copy = tmp_path / "p"
     subprocess.run(["cp", "-r", str(project), str(copy)], check=True)
     member = next((copy / "artifacts/model/v0001/members").rglob("*.*"))
     member.write_bytes(member.read_bytes() + b"\n")
-    proc = _cli(copy, "predict", new, cwd=root)
+    proc = automl(copy, "predict", new, cwd=root)
     assert proc.returncode == EXIT_ARTIFACT and proc.stdout == ""
     assert "sha256" in proc.stderr or "changed" in proc.stderr
 
