@@ -13,7 +13,7 @@ DEMO_TABLES := breast_cancer:diagnosis wine:cultivar diabetes:progression custom
 .PHONY: install demo test test-fast lint format bench bench-quick bench-predict bench-search bench-splits sample-data clean help
 
 help:
-	@echo "make demo         install, then profile + prep every table in sample_data/, search + evaluate one (into ./$(DEMO_PROJECT))"
+	@echo "make demo         install, then profile + prep every table in sample_data/, search, evaluate and predict with one (into ./$(DEMO_PROJECT))"
 	@echo "make test         install, then run the whole test suite (slow tests included)"
 	@echo "make lint         ruff + mypy"
 	@echo "make bench        all benchmarks (about an hour: AutoML head to head), into benchmarks/results/"
@@ -46,6 +46,9 @@ demo: install
 	@$(BIN)/automl --project $(DEMO_PROJECT) search sample_data/customers_messy.csv --target churned --time-budget 30
 	@echo "== automl evaluate --group plan --fail-under auc=0.6 (cross-validated figures, fairness by plan)"
 	@$(BIN)/automl --project $(DEMO_PROJECT) evaluate --group plan --fail-under auc=0.6
+	@echo "== automl predict sample_data/customers_messy.csv --proba -o $(DEMO_PROJECT)/predictions.csv"
+	@$(BIN)/automl --project $(DEMO_PROJECT) predict sample_data/customers_messy.csv --proba -o $(DEMO_PROJECT)/predictions.csv
+	@head -n 4 $(DEMO_PROJECT)/predictions.csv
 	@echo "== what the project holds: automl runs list"
 	@$(BIN)/automl --project $(DEMO_PROJECT) runs list
 
