@@ -334,7 +334,9 @@ def evaluate(
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Model to evaluate (default model@latest)."),
+        typer.Option(
+            "--model", "-m", help="Model to evaluate (default model@champion, else @latest)."
+        ),
     ] = None,
     group: Annotated[
         list[str] | None,
@@ -402,7 +404,7 @@ def predict(
     ],
     model: Annotated[
         str | None,
-        typer.Option("--model", "-m", help="Model to use (default model@latest)."),
+        typer.Option("--model", "-m", help="Model to use (default model@champion, else @latest)."),
     ] = None,
     output: Annotated[
         str | None,
@@ -515,6 +517,28 @@ def runs_show(
     from automl_cli.cli.render import render_runs_show
 
     _run(ctx, call, render_runs_show)
+
+
+@app.command()
+def promote(
+    ctx: typer.Context,
+    ref: Annotated[
+        str, typer.Argument(help="The model to promote, e.g. model@v3.", show_default=False)
+    ],
+    alias: Annotated[
+        str, typer.Option(help="The alias to set; predict and evaluate default to champion.")
+    ] = "champion",
+) -> None:
+    """Make a model the champion: 'predict' and 'evaluate' then use it by default."""
+
+    def call(_progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.runs import promote as run_promote
+
+        return run_promote(ctx.obj.project, ref, alias)
+
+    from automl_cli.cli.render import render_promote
+
+    _run(ctx, call, render_promote)
 
 
 def main() -> None:

@@ -252,3 +252,8 @@ def render_predict(console: Console, doc: dict[str, Any]) -> None:
         for warning in drift["warnings"][:10]:
             console.print(f"  {escape(warning)}")
         console.print("  scores may be less reliable; consider retraining on recent data")
+
+
+def render_promote(console: Console, doc: dict[str, Any]) -> None:
+    was = f" (was {doc['previous']})" if doc["previous"] else ""
+    console.print(f"{doc['alias']} → [bold]{doc['artifact']}[/bold]{was}")

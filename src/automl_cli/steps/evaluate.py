@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["parse_gates", "run_evaluate_step"]
 
 DEFAULTS: dict[str, Any] = {
-    "model": "model@latest",
+    "model": None,  # model@champion once one is promoted, else model@latest
     "group": [],
     "fail_under": [],
     "compare": None,
@@ -103,7 +103,10 @@ def run_evaluate_step(
         raise UsageError("--bootstrap must be 0 or more")
     seed_value = int(config["seed"].value)
 
-    model_art = project.load(str(config["model"].value), default_kind="model")
+    from automl_cli.steps.runs import default_model_ref
+
+    model_ref = str(config["model"].value or default_model_ref(project))
+    model_art = project.load(model_ref, default_kind="model")
     say(f"loading {model_art.ref}")
     fitted = load_model(project_dir, model_art.ref)
     task, classes = fitted.task, fitted.classes_

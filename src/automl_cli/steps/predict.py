@@ -34,7 +34,7 @@ __all__ = ["FORMATS", "run_predict_step"]
 FORMATS = ("csv", "parquet", "jsonl")
 BAD_ROW_MODES = ("error", "skip", "null")
 DEFAULTS: dict[str, Any] = {
-    "model": "model@latest",
+    "model": None,  # model@champion once one is promoted, else model@latest
     "output": "-",
     "proba": False,
     "format": None,
@@ -100,7 +100,10 @@ def run_predict_step(
     if out_path == "-" and out_format == "parquet" and sys.stdout.isatty():
         raise UsageError("Parquet is binary: not to a terminal", hint="pass --output FILE")
 
-    model_art = project.load(str(config["model"].value), default_kind="model")
+    from automl_cli.steps.runs import default_model_ref
+
+    model_ref = str(config["model"].value or default_model_ref(project))
+    model_art = project.load(model_ref, default_kind="model")
     say(f"loading {model_art.ref}")
     fitted = load_model(project_dir, model_art.ref)
     prep = fitted.preprocessor

@@ -8,7 +8,7 @@ from typing import Any
 from automl_cli.errors import ArtifactCorruptError, UsageError
 from automl_cli.store import KINDS, Project
 
-__all__ = ["list_runs", "show_run"]
+__all__ = ["CHAMPION", "default_model_ref", "list_runs", "promote", "show_run"]
 
 
 def _row(project: Project, kind: str, version: int) -> dict[str, Any]:
@@ -59,4 +59,32 @@ def show_run(project_dir: Path, ref: str) -> dict[str, Any]:
         "path": str(art.path),
         "verified": True,
         "manifest": art.manifest,
+    }
+
+
+CHAMPION = "champion"
+
+
+def default_model_ref(project: Project) -> str:
+    """``model@champion`` once a model has been promoted, else ``model@latest``."""
+    return f"model@{CHAMPION}" if CHAMPION in project.refs().get("model", {}) else "model@latest"
+
+
+def promote(project_dir: Path, ref: str, alias: str = CHAMPION) -> dict[str, Any]:
+    """Point ``model@ALIAS`` (default: champion) at the model ``ref``, after verifying it."""
+    project = Project(project_dir)
+    art = project.load(ref, default_kind="model")  # every file's sha256 checked
+    if art.kind != "model":
+        raise UsageError(
+            f"only models are promoted; {art.ref} is a {art.kind}",
+            hint="pass a model reference, e.g. model@v3",
+        )
+    before = project.refs().get("model", {}).get(alias)
+    project.set_alias("model", alias, art.version)
+    return {
+        "command": "promote",
+        "artifact": art.ref,
+        "alias": f"model@{alias}",
+        "previous": None if before is None else f"model@v{int(before.lstrip('v'))}",
+        "metrics": art.manifest.get("metrics", {}),
     }
