@@ -93,6 +93,11 @@ def bootstrap_interval(
     values = [
         full + (_safe_score(metric, y[idx], output[idx], n_classes) - full) * scale for idx in draws
     ]
+    return _percentile_interval(values)
+
+
+def _percentile_interval(values: list[float]) -> tuple[float, float]:
+    """The central ``LEVEL`` share of the finite ``values`` (NaN, NaN when there are none)."""
     arr = np.asarray(values, dtype=float)
     arr = arr[np.isfinite(arr)]
     if not len(arr):
@@ -151,16 +156,9 @@ def compare_outputs(
         * scale
         for idx in draws
     ]
-    arr = np.asarray(diffs, dtype=float)
-    arr = arr[np.isfinite(arr)]
-    tail = (1 - LEVEL) / 2 * 100
-    low, high = (
-        (float(np.percentile(arr, tail)), float(np.percentile(arr, 100 - tail)))
-        if len(arr)
-        else (float("nan"), float("nan"))
-    )
+    low, high = _percentile_interval(diffs)
+    significant = bool(np.isfinite(low)) and (low > 0 or high < 0)
     better = diff > 0 if metric.greater_is_better else diff < 0
-    significant = bool(len(arr)) and (low > 0 or high < 0)
     return {
         "metric": metric.name,
         "model": _finite(a),

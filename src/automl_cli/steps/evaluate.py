@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from automl_cli import __version__
 from automl_cli.errors import DataError, QualityGateError, UsageError
 from automl_cli.steps._common import config_doc, noop, open_step
 from automl_cli.store import Artifact, Project
@@ -78,6 +79,7 @@ def run_evaluate_step(
 ) -> dict[str, Any]:
     """Evaluate a model on a labelled table (or its out-of-fold predictions); write the artifact."""
     from automl_cli.core.metrics import get_metric
+    from automl_cli.core.schema import SchemaReport
     from automl_cli.steps.search import load_model
 
     say = progress or noop
@@ -137,10 +139,10 @@ def run_evaluate_step(
         X, y, dropped = _labelled_rows(frame, target, info.path, task, classes)
         group_frame: pd.DataFrame | None = _group_columns(frame.loc[X.index], group_cols, info.path)
         del frame
-        _, report = fitted.preprocessor.transform_with_report(X, variant="native", where=info.path)
-        schema_messages = report.messages()
         say(f"scoring {len(y):,} rows")
-        output = fitted.predict_output(X)
+        report = SchemaReport()  # what enforcement did, filled while scoring
+        output = fitted.predict_output(X, report, where=info.path)
+        schema_messages = report.messages()
         other_output = None if other is None else other.predict_output(X)
         say("explaining: permutation importance and partial dependence")
         explanations = _explain(fitted, X, y, metric, n_classes, seed_value)
@@ -189,7 +191,7 @@ def run_evaluate_step(
         "explanations": explanations,
         "seed": seed_value,
         "bootstrap_resamples": resamples,
-        "automl_version": _version(),
+        "automl_version": __version__,
     }
     if group_frame is not None and len(group_frame.columns):
         from automl_cli.core.fairness import fairness_report
@@ -574,12 +576,3 @@ def _fmt(value: Any) -> str:
     if value is None:
         return "—"
     return f"{float(value):.4g}"
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("automl-cli")
-    except PackageNotFoundError:
-        return "unknown"
