@@ -15,7 +15,13 @@ import pandas as pd
 
 from automl_cli.errors import DataError
 
-__all__ = ["SchemaReport", "coerce_boolean", "coerce_numeric", "enforce_schema"]
+__all__ = [
+    "SchemaReport",
+    "coerce_boolean",
+    "coerce_numeric",
+    "enforce_schema",
+    "split_numbers",
+]
 
 _TRUE = {"true", "yes", "y", "t", "1", "1.0"}
 _FALSE = {"false", "no", "n", "f", "0", "0.0"}
@@ -71,6 +77,15 @@ def _names(cols: list[str]) -> str:
     return shown + (f" and {len(cols) - _MAX_SHOWN} more" if len(cols) > _MAX_SHOWN else "")
 
 
+def split_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Text read as numbers: (float64 values with NaN where none, the mask of non-empty
+    values that are not numbers, the stripped text), for callers that report those rows."""
+    text = values.astype("string").str.strip()
+    out = pd.to_numeric(text, errors="coerce").astype("float64")
+    bad = out.isna() & text.notna() & (text != "")
+    return out, bad, text
+
+
 def coerce_numeric(values: pd.Series, name: str, where: str) -> pd.Series:
     """Numbers as float64 with inf → NaN; text that is not a number is an error naming rows."""
     if pd.api.types.is_bool_dtype(values):
@@ -78,9 +93,7 @@ def coerce_numeric(values: pd.Series, name: str, where: str) -> pd.Series:
     if pd.api.types.is_numeric_dtype(values):
         out = values.astype("float64")
     else:
-        text = values.astype("string").str.strip()
-        out = pd.to_numeric(text, errors="coerce").astype("float64")
-        bad = out.isna() & text.notna() & (text != "")
+        out, bad, text = split_numbers(values)
         if bad.any():
             rows = list(np.flatnonzero(bad.to_numpy())[:_MAX_SHOWN] + 1)
             sample = text[bad].iloc[0]

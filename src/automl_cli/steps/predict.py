@@ -61,9 +61,11 @@ def run_predict_step(
     stdout: Any = None,
 ) -> dict[str, Any]:
     """Score ``data`` with a model; predictions to ``output`` (a path, or ``-`` for stdout)."""
+    import pandas as pd
+
     from automl_cli.core.drift import DriftMonitor
     from automl_cli.core.memory import return_freed_memory
-    from automl_cli.core.schema import SchemaReport
+    from automl_cli.core.schema import SchemaReport, enforce_schema
     from automl_cli.core.stream import iter_table
     from automl_cli.steps.search import load_model
 
@@ -111,16 +113,9 @@ def run_predict_step(
         c for c, s in prep.state_.items() if s["action"] == "numeric" and not s.get("boolean")
     ]
     info, batches = iter_table(data, rows_per_batch, numeric=numeric)
+    # the schema's own check, on the header alone: refuse before any output is written
+    enforce_schema(pd.DataFrame(columns=info.columns), prep.schema_, where=info.path)
     required = [c["name"] for c in prep.schema_["columns"] if c.get("required")]
-    missing = [c for c in required if c not in info.columns]
-    if missing:
-        shown = ", ".join(f"'{c}'" for c in missing[:5])
-        raise DataError(
-            f"{info.path} lacks {len(missing)} column(s) the model needs: {shown}"
-            + (f" and {len(missing) - 5} more" if len(missing) > 5 else ""),
-            hint="add those columns (empty values are allowed), or retrain without them",
-            missing_columns=missing,
-        )
     keys = _key_columns(prep, info.columns, list(config["id"].value or []), info.path)
     target = (prep.schema_.get("target") or {}).get("name")
     if target in keys:
@@ -260,13 +255,14 @@ def _bad_values(
     import numpy as np
     import pandas as pd
 
+    from automl_cli.core.schema import split_numbers
+
     mask = np.zeros(len(batch), dtype=bool)
     for col in numeric:
         if col not in batch.columns or pd.api.types.is_numeric_dtype(batch[col]):
             continue
-        text = batch[col].astype("string").str.strip()
-        number = pd.to_numeric(text, errors="coerce")
-        wrong = (number.isna() & text.notna() & (text != "")).to_numpy(dtype=bool)
+        number, bad_mask, text = split_numbers(batch[col])
+        wrong = bad_mask.to_numpy(dtype=bool)
         if not wrong.any():
             batch[col] = number.astype("float64")
             continue
