@@ -18,6 +18,7 @@ from typing import Any
 
 import bench_search
 import search_tables
+from bench_search import _fmt
 
 DEFAULT_SEEDS = (1, 2, 3, 4, 5)
 DEFAULT_SYSTEMS = ("automl", bench_search.BASELINE)
@@ -150,7 +151,3 @@ def summary_text(r: dict[str, Any]) -> str:
                 f"splits: {table} {system}: mean {_fmt(row['mean'])} ± {_fmt(row['stdev'])}{extra}"
             )
     return "\n".join(out)
-
-
-def _fmt(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4g}"

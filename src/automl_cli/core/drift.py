@@ -195,7 +195,9 @@ def _normalised(values: pd.Series, kind: str) -> pd.Series:
 
         flags = coerce_boolean(values)
         return flags.map({1.0: "1", 0.0: "0"}).astype("string")
-    return values.astype("string").str.strip().str.casefold()
+    from automl_cli.core.preprocessing import category_keys
+
+    return category_keys(values)
 
 
 def _categorical_spec(col: dict[str, Any]) -> dict[str, Any] | None:

@@ -34,6 +34,7 @@ __all__ = [
     "VARIANTS",
     "ColumnDecision",
     "Preprocessor",
+    "category_keys",
     "encode_target",
 ]
 
@@ -62,7 +63,7 @@ def _safe(name: str) -> str:
     return _SAFE_NAME.sub("_", str(name)).strip("_") or "col"
 
 
-def _canon(values: pd.Series) -> pd.Series:
+def category_keys(values: pd.Series) -> pd.Series:
     """Category keys: text stripped and case-folded, so 'Gold ' and 'gold' are one level.
 
     The string work is done once per distinct value, not per row (a million rows of a
@@ -342,7 +343,7 @@ class Preprocessor(_Params):
         ``encoded`` variant; high cardinality gets frequency and smoothed target encoding,
         computed on levels seen at least twice (smoothing handles the small ones).
         """
-        keys = _canon(values)
+        keys = category_keys(values)
         counts = keys.value_counts(dropna=True)
         # order by count, then key: the same table in any row order gives the same levels
         counts = counts.iloc[np.lexsort((counts.index.to_numpy(dtype=str), -counts.to_numpy()))]
@@ -505,7 +506,7 @@ class Preprocessor(_Params):
         y: np.ndarray | None,
         report: SchemaReport,
     ) -> None:
-        keys = _canon(values)
+        keys = category_keys(values)
         levels: list[str] = state["levels"]
         present = keys.notna().to_numpy()
         seen = keys.isin(levels) | keys.isin(state["rare_keys"])
