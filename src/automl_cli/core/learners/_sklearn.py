@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from automl_cli.core.learners._common import BaseLearner
+from automl_cli.core.learners._skops_canonical import write_canonical_skops
 
 __all__ = ["MODEL_FILE", "SklearnLearner", "limit_threads"]
 
@@ -78,10 +79,15 @@ class SklearnLearner(BaseLearner):
         return full
 
     def save(self, directory: Path) -> list[str]:
+        """Write the estimator in canonical skops form: the same model gives the same bytes.
+
+        Plain ``sio.dump`` names members after ``id()`` and stamps the time, so two equal
+        models would differ; the file is replaced atomically, never left half-written.
+        """
         import skops.io as sio
 
         self._check_fitted()
-        sio.dump(self.model_, Path(directory) / MODEL_FILE)
+        write_canonical_skops(sio.dumps(self.model_), Path(directory) / MODEL_FILE)
         return [MODEL_FILE]
 
     @classmethod
