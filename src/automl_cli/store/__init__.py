@@ -6,7 +6,13 @@ Never imports ``automl_cli.core`` or ``automl_cli.cli``.
 from __future__ import annotations
 
 from automl_cli.store._lock import ProjectLock
-from automl_cli.store._manifest import MANIFEST_NAME, SCHEMA_VERSION, cache_key, environment
+from automl_cli.store._manifest import (
+    MANIFEST_NAME,
+    SCHEMA_VERSION,
+    cache_key,
+    content_sha256,
+    environment,
+)
 from automl_cli.store._project import (
     DEFAULT_LOCK_TIMEOUT,
     KINDS,
@@ -28,6 +34,7 @@ __all__ = [
     "ProjectLock",
     "atomic_write_bytes",
     "cache_key",
+    "content_sha256",
     "environment",
     "parse_ref",
 ]

@@ -12,15 +12,18 @@ import importlib.metadata
 import json
 import platform
 import sys
+import uuid
 from typing import Any
 
 from automl_cli import __version__
 from automl_cli.errors import ArtifactCorruptError, ArtifactError
 
 __all__ = [
+    "INVOCATION",
     "MANIFEST_NAME",
     "SCHEMA_VERSION",
     "cache_key",
+    "content_sha256",
     "dump_manifest",
     "environment",
     "load_manifest",
@@ -65,18 +68,44 @@ def environment() -> dict[str, Any]:
     }
 
 
+# Settings that change how a step waits or talks, never what it produces.
+_NOT_IN_KEY = frozenset({"lock_timeout"})
+
+
 def cache_key(manifest: dict[str, Any]) -> str:
-    """sha256 of what decides a step's result: kind, inputs, parents, config values, seed."""
-    config = {k: v.get("value") for k, v in sorted(manifest.get("config", {}).items())}
+    """sha256 of what decides a step's result: kind, inputs, parents, config values, seed.
+
+    Works on a written manifest or on a planned one (same keys, no outputs), so a step can
+    tell before running whether an existing version already is its result.
+    """
+    config = {
+        k: v.get("value")
+        for k, v in sorted(manifest.get("config", {}).items())
+        if k not in _NOT_IN_KEY
+    }
     basis = {
         "kind": manifest.get("kind"),
-        "inputs": [(i.get("sha256"), i.get("role")) for i in manifest.get("inputs", [])],
-        "parents": [p.get("manifest_sha256") for p in manifest.get("parents", [])],
+        "inputs": sorted(
+            (str(i.get("sha256")), str(i.get("role"))) for i in manifest.get("inputs", [])
+        ),
+        "parents": sorted(str(p.get("manifest_sha256")) for p in manifest.get("parents", [])),
         "config": config,
         "seed": manifest.get("seed"),
     }
     blob = json.dumps(basis, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def content_sha256(outputs: list[dict[str, Any]], volatile: list[str]) -> str:
+    """sha256 over the outputs that a re-run with the same seed must reproduce byte for byte.
+
+    ``volatile`` names the files expected to differ between identical runs (timings, the
+    study database's timestamps); they are listed in the manifest and left out here.
+    """
+    kept = sorted(
+        (str(o["path"]), str(o["sha256"])) for o in outputs if o["path"] not in set(volatile)
+    )
+    return hashlib.sha256(json.dumps(kept).encode()).hexdigest()
 
 
 def dump_manifest(manifest: dict[str, Any]) -> bytes:
@@ -100,6 +129,9 @@ def load_manifest(raw: bytes, where: str) -> dict[str, Any]:
             hint="upgrade automl to read it",
         )
     return data
+
+
+INVOCATION = uuid.uuid4().hex  # one per process: which artifacts one command wrote together
 
 
 def python_command_line() -> list[str]:

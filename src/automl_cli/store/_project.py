@@ -37,9 +37,11 @@ from automl_cli.errors import (
 from automl_cli.hashing import sha256_bytes, sha256_file
 from automl_cli.store._lock import ProjectLock
 from automl_cli.store._manifest import (
+    INVOCATION,
     MANIFEST_NAME,
     SCHEMA_VERSION,
     cache_key,
+    content_sha256,
     dump_manifest,
     environment,
     load_manifest,
@@ -54,6 +56,7 @@ _REF_VERSION_RE = re.compile(r"^v?(\d+)$")
 _ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 _TMP_PREFIX = ".tmp-"
 DEFAULT_LOCK_TIMEOUT = 60.0
+_LOCKS: dict[Path, ProjectLock] = {}
 
 
 def _fsync_dir(path: Path) -> None:
@@ -160,6 +163,7 @@ class ArtifactWriter:
     parents: list[dict[str, Any]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    volatile: set[str] = field(default_factory=set)  # outputs a same-seed re-run may change
     started: float = field(default_factory=time.monotonic)
     result: Artifact | None = None  # set once the version is committed
 
@@ -235,17 +239,21 @@ class ArtifactWriter:
             "uuid": uuid.uuid4().hex,
             "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
             "command": python_command_line(),
+            "cwd": os.getcwd(),
+            "invocation": INVOCATION,
             "config": dict(sorted(self.config.items())),
             "seed": self.seed,
             **environment(),
             "inputs": sorted(self.inputs, key=lambda i: (i["role"], i["path"])),
             "parents": sorted(self.parents, key=lambda p: p["ref"]),
             "outputs": self._outputs(),
+            "volatile": sorted(self.volatile),
             "metrics": self.metrics,
             "summary": self.summary,
             "wall_time_s": round(time.monotonic() - self.started, 3),
         }
         manifest["cache_key"] = cache_key(manifest)
+        manifest["content_sha256"] = content_sha256(manifest["outputs"], manifest["volatile"])
         return manifest
 
 
@@ -255,7 +263,10 @@ class Project:
     def __init__(self, root: str | os.PathLike[str], *, lock_timeout: float = DEFAULT_LOCK_TIMEOUT):
         self.root = Path(root).absolute()
         self.lock_timeout = lock_timeout
-        self._lock = ProjectLock(self.root / ".lock")
+        # One lock object per project per process: a command that chains steps holds the
+        # lock across all of them, and a second flock on a new fd would wait on itself.
+        lock_path = Path(os.path.realpath(self.root / ".lock"))
+        self._lock = _LOCKS.setdefault(lock_path, ProjectLock(lock_path))
 
     # -- layout -----------------------------------------------------------------------------
     @property
@@ -420,6 +431,24 @@ class Project:
                 return art
         return None
 
+    def find_by_key(self, kind: str, key: str) -> Artifact | None:
+        """The newest intact version of ``kind`` whose manifest has this cache key.
+
+        The key is recomputed from each manifest (not read from it), so a change in what the
+        key covers never matches an old version by accident. A version whose files fail their
+        sha256 check is passed over: the step is then simply run again.
+        """
+        for version in reversed(self.versions(kind)):
+            art = self.load(f"{kind}@{version}", verify=False)
+            if cache_key(art.manifest) != key:
+                continue
+            try:
+                art.verify()
+            except ArtifactCorruptError:
+                continue
+            return art
+        return None
+
     # -- writing ----------------------------------------------------------------------------
     @contextlib.contextmanager
     def new_artifact(self, kind: str, *, seed: int | None = None) -> Iterator[ArtifactWriter]:
@@ -451,6 +480,8 @@ class Project:
                 fh.flush()
                 os.fsync(fh.fileno())
             _fsync_dir(writer.path)
+            # a run whose lock was broken as stale (it hung, then resumed) must not commit
+            self._lock.verify_held()
             final = self.kind_dir(writer.kind) / f"v{version:04d}"
             os.rename(writer.path, final)
             _fsync_dir(final.parent)
@@ -462,6 +493,42 @@ class Project:
         raw = dump_manifest(manifest)
         writer.path = final
         writer.result = Artifact(writer.kind, version, final, manifest, sha256_bytes(raw))
+
+    def remove_version(self, kind: str, version: int) -> None:
+        """Delete one version under the lock, renamed to ``.tmp-*`` first so a crash mid-delete
+        leaves nothing half-visible (the next lock holder clears it).
+
+        The newest version is refused (the next number is derived from the folders, so it must
+        never be reused), and so is an aliased one (an alias must never dangle).
+        """
+        with self.locked():
+            versions = self.versions(kind)
+            if version not in versions:
+                raise ArtifactNotFoundError(f"{kind}@v{version} does not exist in {self.root}")
+            if version == versions[-1]:
+                raise UsageError(
+                    f"{kind}@v{version} is the newest {kind} and is never removed",
+                    hint="version numbers must not be reused; the newest version stays",
+                )
+            for alias, target in self.refs().get(kind, {}).items():
+                m = _VERSION_RE.match(str(target)) or _REF_VERSION_RE.match(str(target))
+                if m and int(m.group(1)) == version:
+                    raise UsageError(
+                        f"{kind}@v{version} is {kind}@{alias} and is not removed",
+                        hint="point the alias elsewhere first (automl promote)",
+                    )
+            final = self.kind_dir(kind) / f"v{version:04d}"
+            tmp = self.kind_dir(kind) / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+            try:
+                os.rename(final, tmp)
+                _fsync_dir(tmp.parent)
+            except OSError as exc:
+                raise AutomlError(
+                    f"could not remove {kind}@v{version}: {exc.strerror or exc}",
+                    hint="fix the permissions of the project directory; nothing was removed",
+                ) from exc
+            # already invisible; what rmtree cannot delete, the next lock holder clears
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _make_hint(kind: str) -> str:
