@@ -472,7 +472,7 @@ def predict(
 
 
 runs_app = typer.Typer(
-    help="What the project holds: list artifacts, show one manifest (verified).",
+    help="What the project holds: list artifacts, show one manifest (verified), diff two.",
     no_args_is_help=True,
 )
 app.add_typer(runs_app, name="runs")
@@ -519,6 +519,65 @@ def runs_show(
     _run(ctx, call, render_runs_show)
 
 
+@runs_app.command("diff")
+def runs_diff(
+    ctx: typer.Context,
+    ref_a: Annotated[
+        str,
+        typer.Argument(
+            metavar="REF_A", help="The earlier artifact, e.g. model@v1.", show_default=False
+        ),
+    ],
+    ref_b: Annotated[
+        str,
+        typer.Argument(
+            metavar="REF_B",
+            help="The later one, e.g. model@v3 (or just v3 / champion: same kind as REF_A).",
+            show_default=False,
+        ),
+    ],
+) -> None:
+    """What changed between two artifacts: data, parents, settings, metrics, versions, files."""
+
+    def call(_progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.runs import diff_runs
+
+        return diff_runs(ctx.obj.project, ref_a, ref_b)
+
+    from automl_cli.cli.render import render_runs_diff
+
+    _run(ctx, call, render_runs_diff)
+
+
+@app.command()
+def gc(
+    ctx: typer.Context,
+    keep: Annotated[
+        int,
+        typer.Option(
+            "--keep",
+            help="Versions to keep per kind, newest first (at least 1). Aliased versions and "
+            "the parents of anything kept are kept too.",
+            show_default=False,
+        ),
+    ],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would be removed.")
+    ] = False,
+) -> None:
+    """Remove old versions nobody needs (not newest, not aliased, no kept child); frees space."""
+
+    def call(_progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.runs import gc as run_gc
+
+        state: State = ctx.obj
+        return run_gc(state.project, keep, dry_run=dry_run, lock_timeout=state.lock_timeout)
+
+    from automl_cli.cli.render import render_gc
+
+    _run(ctx, call, render_gc)
+
+
 @app.command()
 def promote(
     ctx: typer.Context,
@@ -539,6 +598,191 @@ def promote(
     from automl_cli.cli.render import render_promote
 
     _run(ctx, call, render_promote)
+
+
+# -- the chain, for CI and cron ---------------------------------------------------------------
+
+TargetOpt = Annotated[str | None, typer.Option("--target", "-t", help="Column to predict.")]
+BudgetOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--time-budget",
+        min=0,
+        help="Limit in seconds on profile + prep + search, saving included "
+        "(default 60 unless --trials is given).",
+    ),
+]
+TrialsOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help="Stop after this many trials (with --seed: reproducible)."),
+]
+MetricOpt = Annotated[
+    str | None, typer.Option(help="Metric to optimise (see automl search --help).")
+]
+TaskOpt = Annotated[Task | None, typer.Option(help="Override the guessed task.")]
+SeedOpt = Annotated[int | None, typer.Option(help="Seed (default 0).")]
+CvOpt = Annotated[int | None, typer.Option(min=2, help="Cross-validation folds (default 5).")]
+ModelsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--models", help="Families to search, comma-separated or repeated."),
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Run every step, even those whose inputs are unchanged.")
+]
+
+
+def _chain_options(
+    ctx: typer.Context,
+    target: str | None,
+    time_budget: float | None,
+    trials: int | None,
+    metric: str | None,
+    task: Task | None,
+    seed: int | None,
+    cv: int | None,
+    models: list[str] | None,
+) -> dict[str, Any]:
+    return {
+        "target": target,
+        "time_budget": time_budget,
+        "trials": trials,
+        "metric": metric,
+        "task": task.value if task else None,
+        "seed": seed,
+        "cv": cv,
+        "models": models,
+        "lock_timeout": ctx.obj.lock_timeout,
+    }
+
+
+@app.command("run")
+def run_chain(
+    ctx: typer.Context,
+    data: Annotated[str, typer.Argument(help="Training table (a file).", show_default=False)],
+    target: TargetOpt = None,
+    time_budget: BudgetOpt = None,
+    trials: TrialsOpt = None,
+    metric: MetricOpt = None,
+    task: TaskOpt = None,
+    seed: SeedOpt = None,
+    cv: CvOpt = None,
+    models: ModelsOpt = None,
+    holdout: Annotated[
+        str | None,
+        typer.Option(
+            help="Labelled table to evaluate on (default: the search's cross-validated figures)."
+        ),
+    ] = None,
+    group: Annotated[
+        list[str] | None,
+        typer.Option("--group", "-g", help="Column for per-group (fairness) metrics."),
+    ] = None,
+    fail_under: Annotated[
+        list[str] | None,
+        typer.Option("--fail-under", help="Quality gate METRIC=VALUE: exit 5 when worse."),
+    ] = None,
+    force: ForceOpt = False,
+) -> None:
+    """profile → prep → search → evaluate in one command; unchanged steps are skipped."""
+
+    def call(progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.pipeline import run_pipeline
+
+        return run_pipeline(
+            ctx.obj.project,
+            data,
+            holdout=holdout,
+            force=force,
+            progress=progress,
+            groups=group,
+            fail_under=fail_under,
+            **_chain_options(ctx, target, time_budget, trials, metric, task, seed, cv, models),
+        )
+
+    from automl_cli.cli.render import render_chain
+
+    _run(ctx, call, render_chain)
+
+
+@app.command()
+def retrain(
+    ctx: typer.Context,
+    data: Annotated[str, typer.Argument(help="Today's training table.", show_default=False)],
+    target: TargetOpt = None,
+    promote_if_better: Annotated[
+        bool,
+        typer.Option(
+            "--promote-if-better",
+            help="Make the new model the champion if it wins; exit 5 if it does not.",
+        ),
+    ] = False,
+    holdout: Annotated[
+        str | None,
+        typer.Option(
+            help="Labelled table both models are judged on (default: a fixed share of DATA "
+            "chosen by row hash, never trained on)."
+        ),
+    ] = None,
+    holdout_share: Annotated[
+        float, typer.Option(help="Share of DATA held out when --holdout is not given.")
+    ] = 0.2,
+    min_improvement: Annotated[
+        float,
+        typer.Option(
+            help="How much better (in the model's metric) the challenger must score to win."
+        ),
+    ] = 0.0,
+    time_budget: BudgetOpt = None,
+    trials: TrialsOpt = None,
+    metric: MetricOpt = None,
+    task: TaskOpt = None,
+    seed: SeedOpt = None,
+    cv: CvOpt = None,
+    models: ModelsOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Train a challenger and replace the champion only if it scores better on a holdout."""
+
+    def call(progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.pipeline import run_retrain
+
+        return run_retrain(
+            ctx.obj.project,
+            data,
+            holdout=holdout,
+            holdout_share=holdout_share,
+            min_improvement=min_improvement,
+            promote_if_better=promote_if_better,
+            force=force,
+            progress=progress,
+            **_chain_options(ctx, target, time_budget, trials, metric, task, seed, cv, models),
+        )
+
+    from automl_cli.cli.render import render_chain
+
+    _run(ctx, call, render_chain)
+
+
+@runs_app.command("reproduce")
+def runs_reproduce(
+    ctx: typer.Context,
+    ref: Annotated[
+        str, typer.Argument(help="The artifact to re-make, e.g. model@v3.", show_default=False)
+    ],
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the scratch project the re-run wrote.")
+    ] = False,
+) -> None:
+    """Re-run the command that made REF in a scratch project; exit 5 if the result differs."""
+
+    def call(progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.reproduce import reproduce
+
+        return reproduce(ctx.obj.project, ref, keep=keep, progress=progress)
+
+    from automl_cli.cli.render import render_reproduce
+
+    _run(ctx, call, render_reproduce)
 
 
 def main() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +258,170 @@ def render_predict(console: Console, doc: dict[str, Any]) -> None:
 def render_promote(console: Console, doc: dict[str, Any]) -> None:
     was = f" (was {doc['previous']})" if doc["previous"] else ""
     console.print(f"{doc['alias']} → [bold]{doc['artifact']}[/bold]{was}")
+
+
+_DIFF_FIRST_COLUMN = {
+    "data": "input",
+    "parents": "kind",
+    "config": "setting",
+    "seed": "",
+    "metrics": "metric",
+    "libraries": "library",
+    "platform": "",
+    "outputs": "file",
+}
+
+
+def _diff_value(value: Any) -> str:
+    """One cell: sha256 shortened, floats to 6 digits, lists and dicts as JSON, absent as –."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, str):
+        if len(value) == 64 and all(c in "0123456789abcdef" for c in value):
+            return value[:12] + "…"
+        return value
+    if isinstance(value, bool | int):
+        return str(value)
+    return json.dumps(value, default=str)
+
+
+def _size(n: int) -> str:
+    size = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{n} B"  # unreachable: the loop returns at GiB
+
+
+def _diff_row(section: str, change: dict[str, Any]) -> list[str]:
+    a, b = _diff_value(change["a"]), _diff_value(change["b"])
+    if section == "config":
+        a += f" ({change['a_source']})" if change["a_source"] else ""
+        b += f" ({change['b_source']})" if change["b_source"] else ""
+    elif section == "outputs":
+        a += f" {_size(change['a_size'])}" if change["a_size"] is not None else ""
+        b += f" {_size(change['b_size'])}" if change["b_size"] is not None else ""
+    row = [escape(change["name"]), escape(a), escape(b)]
+    if section == "metrics":
+        diff = change["difference"]
+        row.append("" if diff is None else f"{diff:+.4g}")
+    return row
+
+
+def render_runs_diff(console: Console, doc: dict[str, Any]) -> None:
+    """One compact table per section that differs; a section without differences says so."""
+    line = f"[bold]{doc['a']}[/bold] → [bold]{doc['b']}[/bold]"
+    if not doc["same_kind"]:
+        line += " [yellow](different kinds: most sections differ by nature)[/yellow]"
+    console.print(line)
+    for name, first in _DIFF_FIRST_COLUMN.items():
+        section = doc[name]
+        if section["identical"]:
+            extra = ""
+            if name == "data" and section["a"]:
+                inp = section["a"][0]
+                extra = (
+                    f" ({escape(Path(str(inp['path'])).name)}, {inp['rows']} rows, sha256 "
+                    f"{_diff_value(inp['sha256'])})"
+                )
+            elif name == "outputs":
+                extra = f" ({section['same']} files)"
+            console.print(f"{name}: identical{extra}")
+            continue
+        console.print(f"[bold]{name}[/bold]:")
+        table = Table(show_edge=False, header_style="bold", pad_edge=False)
+        for column in (first, doc["a"], doc["b"]):
+            table.add_column(column)
+        if name == "metrics":
+            table.add_column("Δ (b − a)", justify="right")
+        for change in section["changes"]:
+            table.add_row(*_diff_row(name, change))
+        console.print(table)
+
+
+def render_gc(console: Console, doc: dict[str, Any]) -> None:
+    """What went (or would go) and how much space, then what stayed and why."""
+    removed = doc["removed"]
+    if removed:
+        table = Table(show_edge=False, header_style="bold", pad_edge=False)
+        table.add_column("would remove" if doc["dry_run"] else "removed")
+        table.add_column("size", justify="right")
+        for row in removed:
+            table.add_row(row["ref"], _size(row["size"]))
+        console.print(table)
+    if doc["kept"]:
+        table = Table(show_edge=False, header_style="bold", pad_edge=False)
+        table.add_column("kept")
+        table.add_column("why")
+        for row in doc["kept"]:
+            reasons = row["reasons"]
+            why = "; ".join(reasons[:3]) + (
+                f"; +{len(reasons) - 3} more" if len(reasons) > 3 else ""
+            )
+            table.add_row(row["ref"], escape(why))
+        console.print(table)
+    n = len(removed)
+    versions = f"{n} version{'s' if n != 1 else ''}"
+    if doc["dry_run"]:
+        console.print(
+            f"would remove {versions}, freeing {_size(doc['bytes_freed'])} "
+            "(dry run: nothing was deleted)"
+        )
+    elif n:
+        console.print(f"removed {versions}, freed {_size(doc['bytes_freed'])}")
+    else:
+        console.print(f"nothing to remove (keeping the newest {doc['keep']} of each kind)")
+
+
+def render_chain(console: Console, doc: dict[str, Any]) -> None:
+    """``run`` / ``retrain``: each step (created or unchanged), the model, the decision."""
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    table.add_column("step")
+    table.add_column("artifact")
+    table.add_column("status")
+    for step in doc["steps"]:
+        style = "green" if step["status"] == "created" else "dim"
+        table.add_row(step["step"], step["artifact"], f"[{style}]{step['status']}[/{style}]")
+    console.print(table)
+    metrics = doc.get("metrics") or {}
+    if doc.get("model") and metrics.get("metric"):
+        console.print(
+            f"{doc['model']}: cross-validated {metrics['metric']} {metrics.get('cv_score')}"
+        )
+    ev = doc.get("evaluation") or {}
+    head = ev.get("headline_metric")
+    if head and head in (ev.get("metrics") or {}):
+        value = ev["metrics"][head].get("value")
+        shown = "–" if value is None else f"{float(value):.4f}"
+        console.print(f"{ev.get('artifact')}: {head} {shown} → {escape(str(ev.get('report')))}")
+    decision = doc.get("decision")
+    if decision:
+        style = {"promote": "bold green", "refuse": "bold yellow"}.get(decision["action"], "bold")
+        console.print(f"[{style}]{decision['action']}[/{style}]: {escape(decision['reason'])}")
+    if not doc.get("changed", True):
+        console.print("nothing changed: every step was already up to date")
+
+
+def render_reproduce(console: Console, doc: dict[str, Any]) -> None:
+    """Which files came out the same, which differ, and which are expected to differ."""
+    table = Table(show_edge=False, header_style="bold", pad_edge=False)
+    table.add_column("file")
+    table.add_column("result")
+    for row in doc["files"]:
+        if row["volatile"]:
+            result = "[dim]differs as expected[/dim]" if not row["same"] else "[dim]same[/dim]"
+        else:
+            result = "[green]identical[/green]" if row["same"] else "[bold red]DIFFERS[/bold red]"
+        table.add_row(escape(row["path"]), result)
+    console.print(table)
+    verdict = (
+        "[bold green]reproduced[/bold green]"
+        if doc["reproduced"]
+        else "[bold red]not reproduced[/bold red]"
+    )
+    console.print(
+        f"{verdict}: {doc['ref']} re-made as {doc['rerun']} ({escape(doc['command_line'])})"
+    )

@@ -38,16 +38,19 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
+    from automl_cli.core.io import TableInfo
     from automl_cli.core.learners._base import Learner
     from automl_cli.core.preprocessing import Preprocessor
     from automl_cli.core.schema import SchemaReport
     from automl_cli.core.search import SearchResult, TrialRecord
 
-__all__ = ["FittedModel", "Interrupted", "load_model", "run_search_step"]
+__all__ = ["VOLATILE", "FittedModel", "Given", "Interrupted", "load_model", "run_search_step"]
 
 MODEL_FILE = "model.json"
 MODEL_FORMAT = 1
 DEFAULT_BUDGET = 60.0
+# Files a same-seed re-run rewrites with other bytes: fit timings, the study's timestamps.
+VOLATILE = ("leaderboard.csv", "study.db")
 ENSEMBLE_CANDIDATES = 10
 DEFAULTS: dict[str, Any] = {
     **PREP_DEFAULTS,
@@ -75,6 +78,17 @@ class Member:
     fit: str  # "refit" (one model on all rows) | "folds" (the CV fold models, averaged)
     trial: int = -1
     fold_seconds: float = 0.0  # mean fit time of one CV fold: the refit time model's input
+
+
+@dataclass
+class Given:
+    """What a chained command has already settled before the search starts."""
+
+    frame: pd.DataFrame | None
+    info: TableInfo
+    profile: tuple[Artifact, dict[str, Any]]
+    prep: tuple[Artifact, Preprocessor]
+    started: float  # monotonic time the time budget counts from
 
 
 @dataclass
@@ -153,15 +167,20 @@ def run_search_step(
     models: list[str] | None = None,
     lock_timeout: float | None = None,
     progress: Callable[[str], None] | None = None,
+    given: Given | None = None,
 ) -> dict[str, Any]:
+    """Search ``data`` into a new ``model`` version (profiling and prepping it if needed).
 
+    ``given`` lets a chained command (``automl run``) hand over the table it already read,
+    the profile and prep it already settled on, and when the time budget starts counting.
+    """
     from automl_cli.core.io import check_target, read_table
     from automl_cli.core.learners import FAMILIES, default_families
     from automl_cli.core.metrics import get_metric
     from automl_cli.core.preprocessing import encode_target
     from automl_cli.core.search import SearchSettings, run_search
 
-    started = _process_start_monotonic()
+    started = _process_start_monotonic() if given is None else given.started
     return_freed_memory()
     say = progress or noop
     project, config = open_step(
@@ -203,19 +222,25 @@ def run_search_step(
     hard_deadline = None if budget is None else started + float(budget)
     seed_value = int(config["seed"].value)
 
-    say(f"reading {data}")
-    frame, info = read_table(data)
-    check_target(list(frame.columns), target_name, path=info.path)
-    profile_art, profile = ensure_profile(project, frame, info, config, say)
+    if given is None:
+        say(f"reading {data}")
+        frame, info = read_table(data)
+        check_target(list(frame.columns), target_name, path=info.path)
+        profile_art, profile = ensure_profile(project, frame, info, config, say)
+    else:
+        assert given.frame is not None, "a Given table is used once"
+        frame, info, (profile_art, profile) = given.frame, given.info, given.profile
+        given.frame = None  # the search holds the only reference, freed once it is encoded
     X_raw, y_raw, dropped_rows = rows_with_target(frame, target_name, info.path)
     del frame
-    prep_art = _matching_prep(project, info.sha256, target_name, config)
-    if prep_art is None:
+    if given is not None:
+        prep_art, prep = given.prep
+    elif (found := _matching_prep(project, info.sha256, target_name, config)) is None:
         prep_art, prep = write_prep(
             project, X_raw, y_raw, info, config, profile_art, profile, dropped_rows, say
         )
     else:
-        prep = load_preprocessor(prep_art)
+        prep_art, prep = found, load_preprocessor(found)
     task_name = prep.task_
     assert task_name is not None
     scorer = get_metric(config["metric"].value, task_name)
@@ -521,6 +546,7 @@ def _save(
             for j in range(t.oof.shape[1]):
                 oof_columns[f"trial_{t.number}_class_{j}"] = t.oof[:, j]
     with project.new_artifact("model", seed=seed) as writer:
+        writer.volatile.update(VOLATILE)
         writer.add_input(info.path, info.sha256, info.size, rows=info.rows, format=info.format)
         writer.add_parent(prep_art)
         writer.add_parent(profile_art)
