@@ -250,6 +250,35 @@ def prep(
     _run(ctx, call, lambda console, doc: render_prep(console, doc, ctx.obj.out.verbose))
 
 
+TargetOpt = Annotated[str | None, typer.Option("--target", "-t", help="Column to predict.")]
+BudgetOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--time-budget",
+        min=0,
+        help="Limit in seconds on profile + prep + search, saving included "
+        "(default 60 unless --trials is given).",
+    ),
+]
+TrialsOpt = Annotated[
+    int | None,
+    typer.Option(min=1, help="Stop after this many trials (with --seed: reproducible)."),
+]
+MetricOpt = Annotated[
+    str | None, typer.Option(help="Metric to optimise (see automl search --help).")
+]
+TaskOpt = Annotated[Task | None, typer.Option(help="Override the guessed task.")]
+SeedOpt = Annotated[int | None, typer.Option(help="Seed (default 0).")]
+CvOpt = Annotated[int | None, typer.Option(min=2, help="Cross-validation folds (default 5).")]
+ModelsOpt = Annotated[
+    list[str] | None,
+    typer.Option("--models", help="Families to search, comma-separated or repeated."),
+]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Run every step, even those whose inputs are unchanged.")
+]
+
+
 @app.command()
 def search(
     ctx: typer.Context,
@@ -260,7 +289,7 @@ def search(
             show_default=False,
         ),
     ],
-    target: Annotated[str | None, typer.Option("--target", "-t", help="Column to predict.")] = None,
+    target: TargetOpt = None,
     time_budget: Annotated[
         float | None,
         typer.Option(
@@ -270,10 +299,7 @@ def search(
             "(default 60 unless --trials is given).",
         ),
     ] = None,
-    trials: Annotated[
-        int | None,
-        typer.Option(min=1, help="Stop after this many trials (with --seed: reproducible)."),
-    ] = None,
+    trials: TrialsOpt = None,
     metric: Annotated[
         str | None,
         typer.Option(
@@ -281,11 +307,9 @@ def search(
             "(regression). Default: auc (binary), logloss (multiclass), rmse (regression)."
         ),
     ] = None,
-    task: Annotated[Task | None, typer.Option(help="Override the guessed task.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed (default 0).")] = None,
-    cv: Annotated[
-        int | None, typer.Option(min=2, help="Cross-validation folds (default 5).")
-    ] = None,
+    task: TaskOpt = None,
+    seed: SeedOpt = None,
+    cv: CvOpt = None,
     models: Annotated[
         list[str] | None,
         typer.Option(
@@ -601,34 +625,6 @@ def promote(
 
 
 # -- the chain, for CI and cron ---------------------------------------------------------------
-
-TargetOpt = Annotated[str | None, typer.Option("--target", "-t", help="Column to predict.")]
-BudgetOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--time-budget",
-        min=0,
-        help="Limit in seconds on profile + prep + search, saving included "
-        "(default 60 unless --trials is given).",
-    ),
-]
-TrialsOpt = Annotated[
-    int | None,
-    typer.Option(min=1, help="Stop after this many trials (with --seed: reproducible)."),
-]
-MetricOpt = Annotated[
-    str | None, typer.Option(help="Metric to optimise (see automl search --help).")
-]
-TaskOpt = Annotated[Task | None, typer.Option(help="Override the guessed task.")]
-SeedOpt = Annotated[int | None, typer.Option(help="Seed (default 0).")]
-CvOpt = Annotated[int | None, typer.Option(min=2, help="Cross-validation folds (default 5).")]
-ModelsOpt = Annotated[
-    list[str] | None,
-    typer.Option("--models", help="Families to search, comma-separated or repeated."),
-]
-ForceOpt = Annotated[
-    bool, typer.Option("--force", help="Run every step, even those whose inputs are unchanged.")
-]
 
 
 def _chain_options(
