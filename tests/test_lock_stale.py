@@ -312,3 +312,21 @@ def test_hung_holder_is_broken_and_finds_out_when_it_resumes(tmp_path: Path) -> 
             with contextlib.suppress(ProcessLookupError):
                 os.kill(hung.pid, signal.SIGCONT)
             lock.release()
+
+
+def test_the_cli_breaks_a_stale_lock_and_says_so(tmp_path: Path) -> None:
+    """A real ``automl`` process gets past a holder that stopped heart-beating, and warns."""
+    from .conftest import SAMPLE_DATA, cli_env
+
+    project = tmp_path / "project"
+    project.mkdir()
+    with _running(REMOTE, str(project / ".lock"), "1000"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "automl_cli", "--project", str(project), "--lock-timeout",
+             "10", "profile", str(SAMPLE_DATA / "wine.csv")],
+            capture_output=True, text=True, timeout=120,
+            env=cli_env(AUTOML_LOCK_STALE_AFTER="5"),
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "broke a stale project lock" in proc.stderr and "elsewhere.example" in proc.stderr
+    assert (project / "artifacts" / "profile" / "v0001" / "manifest.json").is_file()

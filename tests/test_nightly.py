@@ -69,6 +69,9 @@ def test_nightly_retrain_sequence(tmp_path: Path) -> None:
     assert doc["split"]["holdout_rows"] + doc["split"]["train_rows"] == len(day1)
     predicted = automl(project, "--json", "predict", "day1.csv", "-o", "p.csv", cwd=tmp_path)
     assert json.loads(predicted.stdout)["model"] == "model@v1"
+    listed = json.loads(automl(project, "--json", "runs", "list", "model", cwd=tmp_path).stdout)
+    assert listed["artifacts"][0]["data_label"] == "day1.csv (train part)"
+    assert listed["artifacts"][0]["aliases"] == ["champion"]
     after_day1 = _versions(project)
 
     # day 2: the same table again: every step is skipped, nothing is written

@@ -129,6 +129,7 @@ def _run(
         with out.progress() as progress:
             doc = call(progress)
     except AutomlError as exc:
+        _report_broken_locks(out)
         out.error(exc)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
@@ -143,7 +144,19 @@ def _run(
     except Exception as exc:
         out.internal_error(exc)
         raise typer.Exit(1) from None
+    _report_broken_locks(out)
     out.result(doc, render)
+
+
+def _report_broken_locks(out: Output) -> None:
+    """Say when this run broke a stale project lock: an operator wants to know it happened."""
+    from automl_cli.steps._common import broken_locks
+
+    for b in broken_locks():
+        out.warn(
+            f"broke a stale project lock held by pid {b.get('pid')} on {b.get('host')} "
+            f"({b.get('reason')})"
+        )
 
 
 @app.command()

@@ -136,7 +136,7 @@ def render_runs_list(console: Console, doc: dict[str, Any]) -> None:
         table.add_row(
             row["ref"],
             str(row["created_utc"]).replace("+00:00", ""),
-            escape(Path(str(row["data"])).name if row["data"] else "–"),
+            escape(row.get("data_label") or (Path(str(row["data"])).name if row["data"] else "–")),
             escape(metrics),
             ", ".join(row["aliases"]),
         )

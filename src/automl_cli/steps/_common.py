@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 from automl_cli.config import Resolved, load_project_config, resolve
-from automl_cli.store import DEFAULT_LOCK_TIMEOUT, Project
+from automl_cli.store import BROKEN_LOCKS, DEFAULT_LOCK_TIMEOUT, Project
 
-__all__ = ["config_doc", "noop", "open_step"]
+__all__ = ["broken_locks", "config_doc", "noop", "open_step"]
 
 
 def noop(_msg: str) -> None:
@@ -37,3 +37,8 @@ def open_step(
 def config_doc(config: dict[str, Resolved]) -> dict[str, dict[str, Any]]:
     """Resolved settings as the result documents show them."""
     return {k: {"value": v.value, "source": v.source} for k, v in config.items()}
+
+
+def broken_locks() -> list[dict[str, Any]]:
+    """Stale project locks this process broke (pid, host, reason), for the command to report."""
+    return list(BROKEN_LOCKS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -39,11 +40,25 @@ def _row(project: Project, kind: str, version: int) -> dict[str, Any]:
         "version": version,
         "created_utc": m.get("created_utc"),
         "data": inputs[0]["path"] if inputs else None,
+        "data_label": _split_label(inputs[0]["path"]) if inputs else None,
         "data_sha256": inputs[0]["sha256"] if inputs else None,
         "metrics": m.get("metrics", {}),
         "aliases": aliases,
         "parents": [p["ref"] for p in m.get("parents", [])],
     }
+
+
+def _split_label(path: str) -> str | None:
+    """``day3.csv (train part)`` for a table that retrain split off, else None."""
+    p = Path(path)
+    meta = p.parent / "split.json"
+    if p.parent.parent.name != SPLITS_DIR or not meta.is_file():
+        return None
+    try:
+        source = json.loads(meta.read_text("utf-8"))["source"]["path"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return f"{Path(str(source)).name} ({p.stem} part)"
 
 
 def list_runs(project_dir: Path, kind: str | None = None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from automl_cli.store._manifest import (
     environment,
 )
 from automl_cli.store._project import (
+    BROKEN_LOCKS,
     DEFAULT_LOCK_TIMEOUT,
     KINDS,
     Artifact,
@@ -24,6 +25,7 @@ from automl_cli.store._project import (
 )
 
 __all__ = [
+    "BROKEN_LOCKS",
     "DEFAULT_LOCK_TIMEOUT",
     "KINDS",
     "MANIFEST_NAME",

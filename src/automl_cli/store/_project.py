@@ -57,6 +57,8 @@ _ALIAS_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
 _TMP_PREFIX = ".tmp-"
 DEFAULT_LOCK_TIMEOUT = 60.0
 _LOCKS: dict[Path, ProjectLock] = {}
+# Stale locks this process broke, for the command to report (the store prints nothing).
+BROKEN_LOCKS: list[dict[str, Any]] = []
 
 
 def _fsync_dir(path: Path) -> None:
@@ -314,6 +316,8 @@ class Project:
         self.ensure()
         first = not self._lock.held
         self._lock.acquire(self.lock_timeout if timeout is None else timeout)
+        if first and self._lock.broken_stale is not None:
+            BROKEN_LOCKS.append(dict(self._lock.broken_stale))
         try:
             if first:
                 self._remove_stale_temps()
