@@ -287,6 +287,17 @@ ModelsOpt = Annotated[
     list[str] | None,
     typer.Option("--models", help="Families to search, comma-separated or repeated."),
 ]
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Share the study with other processes: postgresql://USER:PASS@HOST/DB (many "
+        "machines), journal:PATH (one machine), sqlite:///PATH (one process). "
+        "Default: a private study saved in the model artifact.",
+    ),
+]
+StudyOpt = Annotated[
+    str | None, typer.Option(help="Name of the shared study (default automl-search).")
+]
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Run every step, even those whose inputs are unchanged.")
 ]
@@ -331,6 +342,15 @@ def search(
             "linear, knn, mlp (default: all that suit the table).",
         ),
     ] = None,
+    storage: StorageOpt = None,
+    study: StudyOpt = None,
+    finalize: Annotated[
+        bool,
+        typer.Option(
+            "--finalize",
+            help="Run no trial: build the model from the shared study's finished trials.",
+        ),
+    ] = False,
 ) -> None:
     """Search models and hyperparameters, ensemble the best, and save a model artifact."""
 
@@ -350,6 +370,9 @@ def search(
             cv=cv,
             models=models,
             lock_timeout=state.lock_timeout,
+            storage=storage,
+            study=study,
+            finalize=finalize,
             progress=progress,
         )
 
@@ -770,6 +793,44 @@ def retrain(
     from automl_cli.cli.render import render_chain
 
     _run(ctx, call, render_chain)
+
+
+@app.command()
+def worker(
+    ctx: typer.Context,
+    storage: Annotated[
+        str, typer.Option(help="The shared study's storage URL.", show_default=False)
+    ],
+    study: Annotated[str, typer.Option(help="The shared study's name.")] = "automl-search",
+    data: Annotated[
+        str | None,
+        typer.Option(help="A local copy of the study's table (checked by sha256)."),
+    ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option("--time-budget", min=0, help="Seconds this worker runs (default 60)."),
+    ] = None,
+    trials: TrialsOpt = None,
+) -> None:
+    """Add trials to a shared study started by 'automl search --storage URL --study NAME'."""
+
+    def call(progress: Callable[[str], None]) -> dict[str, Any]:
+        from automl_cli.steps.worker import run_worker
+
+        return run_worker(
+            ctx.obj.project,
+            storage=storage,
+            study=study,
+            data=data,
+            time_budget=time_budget,
+            trials=trials,
+            lock_timeout=ctx.obj.lock_timeout,
+            progress=progress,
+        )
+
+    from automl_cli.cli.render import render_worker
+
+    _run(ctx, call, render_worker)
 
 
 @runs_app.command("reproduce")

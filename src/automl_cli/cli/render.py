@@ -425,3 +425,19 @@ def render_reproduce(console: Console, doc: dict[str, Any]) -> None:
     console.print(
         f"{verdict}: {doc['ref']} re-made as {doc['rerun']} ({escape(doc['command_line'])})"
     )
+
+
+def render_worker(console: Console, doc: dict[str, Any]) -> None:
+    """How many trials this worker added, and the study's best so far."""
+    mine = doc["trials"]
+    console.print(
+        f"worker added {mine['complete']} complete trial(s) ({mine['pruned']} pruned, "
+        f"{mine['failed']} failed) to study '{escape(doc['study'])}'; the study has "
+        f"{doc['study_complete_trials']} complete trials (stopped by {doc['stopped_by']})"
+    )
+    best = doc.get("best_in_study")
+    if best:
+        console.print(
+            f"best so far: {doc['metric']} {best['score']:.4f} ({best['family']}, trial "
+            f"{best['trial']}, {escape(str(best['worker']))})"
+        )

@@ -11,9 +11,13 @@
 
 from __future__ import annotations
 
+import base64
 import math
+import os
+import socket
 import time
 import warnings
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,6 +62,8 @@ class TrialRecord:
     models: list[Learner] | None = None
     model_bytes: int = 0
     error: str | None = None
+    worker: str | None = None  # host:pid of the process that ran it (shared studies)
+    remote: bool = False  # run by another worker: its OOF came through the storage, no models
 
     @property
     def loss(self) -> float:
@@ -157,10 +163,18 @@ def run_search(
     settings: SearchSettings,
     *,
     deadline: float | None = None,
-    storage: str | None = None,
+    storage: Any = None,
+    study_name: str = "automl-search",
+    shared: bool = False,
     on_trial: Callable[[TrialRecord, TrialRecord | None], None] | None = None,
 ) -> SearchResult:
-    """Run the study until ``settings.trials`` trials, the ``deadline`` (time.monotonic), or Ctrl-C."""
+    """Run the study until ``settings.trials`` trials, the ``deadline`` (time.monotonic), or Ctrl-C.
+
+    ``shared``: the study in ``storage`` is (or will be) joined by other processes. Each
+    finished trial then publishes its out-of-fold predictions and settings in the storage,
+    and the result also holds every other worker's finished trials (``remote``, without
+    fold models), so any process can build the ensemble from all of them.
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # outcomes are reported by on_trial
@@ -183,11 +197,16 @@ def run_search(
         sampler=sampler,
         pruner=pruner,
         storage=storage,
-        study_name="automl-search",
+        study_name=study_name,
+        load_if_exists=shared,
     )
     portfolio = _portfolio_order(families, settings.task, n_rows, width)
-    for i, (family, config) in enumerate(portfolio):
-        study.enqueue_trial(_prefixed(family, config), user_attrs={"portfolio": i})
+    if not study.user_attrs.get("portfolio_enqueued"):
+        study.set_user_attr("portfolio_enqueued", True)  # the first worker seeds the queue
+        for i, (family, config) in enumerate(portfolio):
+            study.enqueue_trial(_prefixed(family, config), user_attrs={"portfolio": i})
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    current: list[int] = []  # the trial this process is running (never another worker's)
 
     timer = _TimeModel()
     records: list[TrialRecord] = []
@@ -205,8 +224,11 @@ def run_search(
         index = trial.user_attrs.get("portfolio")
         if index is not None:
             params = {**params, **portfolio[int(index)][1]}
-        record = TrialRecord(trial.number, family, params, "complete", index is not None)
+        record = TrialRecord(
+            trial.number, family, params, "complete", index is not None, worker=worker
+        )
         records.append(record)
+        current[:] = [trial.number]
         X = features[FAMILIES[family].variant]
         oof = None
         models: list[Learner] = []
@@ -265,6 +287,8 @@ def run_search(
         if on_trial is not None:
             on_trial(record, best)
         trial.set_user_attr("fold_losses", record.fold_losses)
+        if shared:
+            _publish(trial, record)
         return record.loss
 
     while True:
@@ -280,15 +304,87 @@ def run_search(
             study.optimize(objective, n_trials=1, catch=())
         except _Stop:
             stopped_by = "deadline"
-            _tell_stopped(study)
+            _tell_stopped(study, current)
             break
         except KeyboardInterrupt:
             interrupted, stopped_by = True, "interrupt"
             if records and records[-1].state == "complete" and records[-1].oof is None:
                 records[-1].state = "stopped"
-            _tell_stopped(study)
+            _tell_stopped(study, current)
             break
+    if shared:
+        records += _remote_records(study, {r.number for r in records})
     return SearchResult(records, folds, interrupted, stopped_by)
+
+
+def _publish(trial: Any, record: TrialRecord) -> None:
+    """What another worker needs to ensemble or refit this trial, kept in the study itself.
+
+    Out-of-fold predictions go as zlib-compressed float32 in base64 (4 bytes per row and
+    class before compression): the storage is the only thing all workers share.
+    """
+    assert record.oof is not None
+    oof = np.ascontiguousarray(record.oof, dtype=np.float32)
+    trial.set_user_attr("automl_params", _jsonable(record.params))
+    trial.set_user_attr("automl_family", record.family)
+    trial.set_user_attr("fit_seconds", record.fit_seconds)
+    trial.set_user_attr("iterations", record.iterations)
+    trial.set_user_attr("worker", record.worker)
+    trial.set_user_attr(
+        "oof",
+        {
+            "shape": list(oof.shape),
+            "float32_zlib_b64": base64.b64encode(zlib.compress(oof.tobytes(), 6)).decode(),
+        },
+    )
+
+
+def _jsonable(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in params.items()}
+
+
+def _remote_records(study: Any, local: set[int]) -> list[TrialRecord]:
+    """Every other worker's trials, read back from the storage (finished ones with OOF)."""
+    import optuna
+
+    state_names = {
+        optuna.trial.TrialState.COMPLETE: "complete",
+        optuna.trial.TrialState.PRUNED: "pruned",
+        optuna.trial.TrialState.FAIL: "failed",
+    }
+    out = []
+    for t in study.get_trials(deepcopy=False):
+        if t.number in local or t.state not in state_names:
+            continue
+        attrs = t.user_attrs
+        family = attrs.get("automl_family") or t.params.get("family")
+        if family is None:
+            continue
+        record = TrialRecord(
+            t.number,
+            str(family),
+            dict(attrs.get("automl_params") or {}),
+            state_names[t.state],
+            "portfolio" in attrs,
+            fold_losses=[float(v) for v in attrs.get("fold_losses", [])],
+            fit_seconds=[float(v) for v in attrs.get("fit_seconds", [])],
+            iterations=list(attrs.get("iterations", [])),
+            worker=attrs.get("worker"),
+            remote=True,
+        )
+        packed = attrs.get("oof")
+        if record.state == "complete":
+            if not packed or not record.fold_losses:
+                record.state = "failed"
+                record.error = "finished without publishing its predictions"
+            else:
+                raw = zlib.decompress(base64.b64decode(packed["float32_zlib_b64"]))
+                shape = tuple(int(d) for d in packed["shape"])
+                record.oof = np.frombuffer(raw, dtype=np.float32).reshape(shape).astype(float)
+        elif "failed_trial" in t.system_attrs or t.state == optuna.trial.TrialState.FAIL:
+            record.error = "its worker stopped (failed or lost its heartbeat)"
+        out.append(record)
+    return out
 
 
 FIRST_FAMILIES = ("lgbm", "linear", "xgb", "et", "hgb", "rf", "knn", "mlp")
@@ -307,12 +403,14 @@ def _portfolio_order(
     return order
 
 
-def _tell_stopped(study: Any) -> None:
-    """Mark a trial cut off by the deadline or Ctrl-C as failed in the stored study."""
+def _tell_stopped(study: Any, current: list[int]) -> None:
+    """Mark the trial this process was running, cut off by the deadline or Ctrl-C, as failed
+    in the stored study (other workers' running trials are theirs to finish)."""
     import optuna
 
     for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
-        study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+        if trial.number in current:
+            study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
 
 def _keep_best_models(records: list[TrialRecord], keep: int, keep_bytes: int) -> None:

@@ -147,13 +147,8 @@ def _chain(
         return chain
     given = Given(frame, info, (profile_art, profile), (prep_art, prep), started)
     del frame
-    doc = run_search_step(
-        project_dir,
-        data,
-        **{k: options.get(k) for k in _SEARCH_KWARGS},
-        progress=say,
-        given=given,
-    )
+    kwargs: dict[str, Any] = {k: options.get(k) for k in _SEARCH_KWARGS}
+    doc = run_search_step(project_dir, data, **kwargs, progress=say, given=given)
     chain.search = doc
     chain.record("search", project.load(doc["artifact"]), True, say)
     return chain

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from automl_cli.config import Resolved
 from automl_cli.core.memory import return_freed_memory
 from automl_cli.errors import EXIT_INTERRUPTED, ArtifactCorruptError, AutomlError, UsageError
 from automl_cli.steps._common import config_doc, noop, open_step
@@ -59,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "metric": None,
     "cv": 5,
     "models": [],
+    "storage": None,  # an Optuna storage URL shared by several processes (see core.studies)
+    "study": None,  # the shared study's name (default: automl-search)
 }
 
 
@@ -78,6 +81,7 @@ class Member:
     fit: str  # "refit" (one model on all rows) | "folds" (the CV fold models, averaged)
     trial: int = -1
     fold_seconds: float = 0.0  # mean fit time of one CV fold: the refit time model's input
+    iterations: list[int | None] = field(default_factory=list)  # boosting rounds per fold
 
 
 @dataclass
@@ -166,6 +170,11 @@ def run_search_step(
     cv: int | None = None,
     models: list[str] | None = None,
     lock_timeout: float | None = None,
+    storage: str | None = None,
+    study: str | None = None,
+    finalize: bool = False,
+    worker_only: bool = False,
+    extra_settings: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
     given: Given | None = None,
 ) -> dict[str, Any]:
@@ -173,6 +182,11 @@ def run_search_step(
 
     ``given`` lets a chained command (``automl run``) hand over the table it already read,
     the profile and prep it already settled on, and when the time budget starts counting.
+
+    With ``storage`` the study is shared: other processes (``automl worker``) may join it,
+    and the ensemble is built from every worker's finished trials. ``finalize`` runs no
+    trial, only that; ``worker_only`` runs trials and writes no artifact.
+    ``extra_settings`` are settings a worker takes from the study (prep's, above all).
     """
     from automl_cli.core.io import check_target, read_table
     from automl_cli.core.learners import FAMILIES, default_families
@@ -196,19 +210,36 @@ def run_search_step(
             "cv": cv,
             "models": models or None,
             "lock_timeout": lock_timeout,
+            "storage": storage,
+            "study": study,
+            **(extra_settings or {}),
         },
         DEFAULTS,
     )
+    storage_url = config["storage"].value
+    if (config["study"].value or finalize) and not storage_url:
+        raise UsageError(
+            "--study and --finalize are about a shared study, which needs --storage URL",
+            hint="e.g. --storage postgresql://user:password@host/db --study churn",
+        )
+    study_name = str(config["study"].value or "automl-search")
+    if storage_url:
+        from automl_cli.core.studies import redact, storage_kind
+
+        storage_kind(storage_url)  # an unknown scheme is a usage error before any work
+        config["storage"] = Resolved(redact(storage_url), config["storage"].source)
     target_name = config["target"].value
     if not target_name:
         raise UsageError("search needs the column to predict", hint="pass --target COLUMN")
     budget = config["time_budget"].value
     n_trials = config["trials"].value
+    if finalize:
+        n_trials = 0
     if budget is None and n_trials is None:
         budget = DEFAULT_BUDGET
     if budget is not None and float(budget) < 5:
         raise UsageError(f"--time-budget {budget} is too short", hint="give at least 5 seconds")
-    if n_trials is not None and int(n_trials) < 1:
+    if n_trials is not None and int(n_trials) < 1 and not finalize:
         raise UsageError("--trials must be at least 1")
     if int(config["cv"].value) < 2:
         raise UsageError("--cv must be at least 2")
@@ -276,7 +307,14 @@ def run_search_step(
         search_deadline = hard_deadline - reserve
     workdir = Path(tempfile.mkdtemp(prefix="automl-search-"))
     try:
-        storage = f"sqlite:///{workdir / 'study.db'}"
+        study_storage: Any = f"sqlite:///{workdir / 'study.db'}"
+        if storage_url:
+            study_storage = _join_study(
+                storage_url,
+                study_name,
+                _study_meta(info, target_name, task_name, scorer.name, config, families, prep),
+                say,
+            )
 
         def on_trial(record: TrialRecord, best: TrialRecord | None) -> None:
             elapsed = time.monotonic() - started
@@ -294,8 +332,17 @@ def run_search_step(
         say(f"searching {', '.join(families)} ({scorer.name}, {settings.cv}-fold)")
         with _ctrl_c_stops_the_search(say):
             result = run_search(
-                features, y, settings, deadline=search_deadline, storage=storage, on_trial=on_trial
+                features,
+                y,
+                settings,
+                deadline=search_deadline,
+                storage=study_storage,
+                study_name=study_name,
+                shared=bool(storage_url),
+                on_trial=on_trial,
             )
+        if worker_only:
+            return _worker_doc(result, study_name, config, scorer, started)
         if not result.complete():
             raise AutomlError(
                 "no model finished within the time budget",
@@ -412,7 +459,10 @@ def _ensemble(
 
     from automl_cli.core.ensemble import greedy_ensemble
 
-    candidates = [t for t in result.complete() if t.models is not None][:ENSEMBLE_CANDIDATES]
+    # another worker's trial has no fold models here; it is refit if chosen
+    candidates = [t for t in result.complete() if t.models is not None or t.remote][
+        :ENSEMBLE_CANDIDATES
+    ]
     outputs = [t.oof for t in candidates if t.oof is not None]
     found = greedy_ensemble(outputs, y, scorer, n_classes)
     use_ensemble = len(found.weights) > 1 and found.loss < found.single_loss
@@ -426,6 +476,7 @@ def _ensemble(
             "folds",
             candidates[i].number,
             float(np.mean(candidates[i].fit_seconds)),
+            list(candidates[i].iterations),
         )
         for i, w in sorted(weights.items(), key=lambda kv: -kv[1])
     ]
@@ -459,19 +510,27 @@ def _refit_or_bag(
     from automl_cli.core.learners._base import fit_deadline
 
     if interrupted:
-        return members
+        # no time to train another worker's chosen trial: keep the members this process has
+        kept = [m for m in members if m.learners]
+        if not kept:
+            raise AutomlError("interrupted before any chosen model could be trained here")
+        total = sum(m.weight for m in kept)
+        for m in kept:
+            m.weight /= total
+        return kept
     n_rows = len(y)
     refitted: list[Member] = []
     for member in members:
         fold_models = member.learners
         train_share = 1.0 - 1.0 / max(len(fold_models), 2)
         estimate = max(member.fold_seconds, 0.05) / max(train_share, 0.5) * 1.3
-        if hard_deadline is not None and time.monotonic() + estimate > hard_deadline - 1.0:
+        too_late = hard_deadline is not None and time.monotonic() + estimate > hard_deadline - 1.0
+        if too_late and fold_models:  # without fold models (another worker's) it must be refit
             refitted.append(member)
             continue
         params = dict(member.params)
-        iterations = [lrn.fitted_iterations() for lrn in fold_models]
-        if all(i is not None for i in iterations):
+        iterations = [lrn.fitted_iterations() for lrn in fold_models] or member.iterations
+        if iterations and all(i is not None for i in iterations):
             params["n_estimators"] = max(1, int(np.mean([i for i in iterations if i]) * 1.1))
         say(f"refitting {member.family} on all {n_rows:,} rows")
         learner = make_learner(
@@ -509,6 +568,7 @@ def _leaderboard_rows(
                 "ensemble_weight": round(weights.get(t.number, 0.0), 4),
                 "params": json.dumps(t.params, sort_keys=True, default=str),
                 "error": t.error,
+                "worker": t.worker,
             }
         )
     return rows
@@ -596,6 +656,14 @@ def _save(
         writer.summary.update(
             {"data_sha256": info.sha256, "target": prep.target, "task": prep.task_}
         )
+        if config["storage"].value:
+            writer.summary.update(
+                {
+                    "storage": config["storage"].value,  # redacted: no password
+                    "study": config["study"].value or "automl-search",
+                    "workers": sorted({t.worker for t in result.trials if t.worker}),
+                }
+            )
         writer.metrics.update(
             {
                 "metric": scorer.name,
@@ -621,6 +689,111 @@ def _fold_ids(folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> np.nda
     for k, (_, val) in enumerate(folds):
         ids[val] = k
     return ids
+
+
+# -- shared studies -------------------------------------------------------------------------
+
+STUDY_META_FORMAT = 1
+
+
+def _study_meta(
+    info: Any,
+    target: str,
+    task: str,
+    metric: str,
+    config: dict[str, Any],
+    families: list[str],
+    prep: Preprocessor,
+) -> dict[str, Any]:
+    """What every worker of a study must agree on, and where a worker finds the data."""
+    import hashlib
+
+    fingerprint = hashlib.sha256(
+        json.dumps(prep.to_dict(), sort_keys=True, default=str).encode()
+    ).hexdigest()
+    return {
+        "format": STUDY_META_FORMAT,
+        "data": {"path": str(Path(info.path).resolve()), "sha256": info.sha256, "rows": info.rows},
+        "target": target,
+        "task": task,
+        "metric": metric,
+        "cv": int(config["cv"].value),
+        "seed": int(config["seed"].value),
+        "families": list(families),
+        "prep_settings": {k: config[k].value for k in PREP_DEFAULTS},
+        "prep_fingerprint": fingerprint,
+    }
+
+
+def _join_study(url: str, name: str, meta: dict[str, Any], say: Callable[[str], None]) -> Any:
+    """Open the shared study (creating it with ``meta``) and check this process agrees."""
+    import optuna
+
+    from automl_cli.core.studies import open_storage, redact, storage_kind
+
+    storage = open_storage(url)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    study = optuna.create_study(
+        storage=storage, study_name=name, direction="minimize", load_if_exists=True
+    )
+    found = study.user_attrs.get("automl")
+    if found is None:
+        study.set_user_attr("automl", meta)
+        say(f"created study '{name}' in {redact(url)}")
+        return storage
+    differs = [key for key in meta if key != "data" and found.get(key) != meta[key]] + (
+        ["data sha256"] if found.get("data", {}).get("sha256") != meta["data"]["sha256"] else []
+    )
+    if differs:
+        raise UsageError(
+            f"study '{name}' in {redact(url)} was started with other "
+            + ", ".join(differs)
+            + " than this run",
+            hint="every worker must search the same table and target with the same settings "
+            "(automl worker takes them from the study); or use another --study name",
+        )
+    trials = study.get_trials(deepcopy=False)
+    if storage_kind(url) == "sqlite" and any(
+        t.state == optuna.trial.TrialState.RUNNING for t in trials
+    ):
+        raise UsageError(
+            f"study '{name}' in {redact(url)} is being searched by another process, and SQLite "
+            "is for one process at a time (concurrent writers corrupt it or fail with "
+            "'database is locked')",
+            hint="share the study through journal:PATH (one machine) or postgresql:// (many)",
+        )
+    done = sum(1 for t in trials if t.state.is_finished())
+    say(f"joined study '{name}' in {redact(url)} ({done} trials finished so far)")
+    return storage
+
+
+def _worker_doc(
+    result: SearchResult, study: str, config: dict[str, Any], scorer: Any, started: float
+) -> dict[str, Any]:
+    mine = [t for t in result.trials if not t.remote]
+    everyone = result.complete()
+    best = everyone[0] if everyone else None
+    return {
+        "command": "worker",
+        "study": study,
+        "storage": config["storage"].value,
+        "trials": {
+            state: sum(1 for t in mine if t.state == state)
+            for state in ("complete", "pruned", "failed", "stopped")
+        },
+        "study_complete_trials": len(everyone),
+        "best_in_study": None
+        if best is None
+        else {
+            "trial": best.number,
+            "family": best.family,
+            "score": round(float(scorer.to_score(best.loss)), 6),
+            "worker": best.worker,
+        },
+        "metric": scorer.name,
+        "stopped_by": result.stopped_by,
+        "wall_time_s": round(time.monotonic() - started, 2),
+    }
 
 
 # -- loading --------------------------------------------------------------------------------
