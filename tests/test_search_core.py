@@ -42,3 +42,31 @@ def test_a_new_family_is_predicted_from_the_others_by_relative_cost() -> None:
     rf = timer.fold_estimate("rf", [])
     assert rf > timer.fold_estimate("lgbm", []) == 2.0  # forests cost more than boosters
     assert timer.fold_estimate("rf", [0.5]) == np.float64(0.5) * 1.1  # own folds win
+
+
+def test_local_workers_of_a_shared_study_split_the_cores() -> None:
+    """Two workers on one machine each get half the threads; dead or remote ones do not count."""
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    import optuna
+
+    from automl_cli.core.search import _threads_beside_local_workers
+
+    host = socket.gethostname()
+    me = f"{host}:{os.getpid()}"
+    study = optuna.create_study()
+    assert _threads_beside_local_workers(study, me, 2) == 2
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        for worker in (f"{host}:{sleeper.pid}", "elsewhere.example:1", f"{host}:999999999"):
+            trial = study.ask()
+            trial.set_user_attr("worker", worker)
+        assert _threads_beside_local_workers(study, me, 2) == 1
+        assert _threads_beside_local_workers(study, me, 8) == 4
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    assert _threads_beside_local_workers(study, me, 2) == 2  # that worker has gone

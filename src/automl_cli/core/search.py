@@ -225,10 +225,19 @@ def run_search(
         if index is not None:
             params = {**params, **portfolio[int(index)][1]}
         record = TrialRecord(
-            trial.number, family, params, "complete", index is not None, worker=worker
+            trial.number,
+            family,
+            params,
+            "complete",
+            index is not None,
+            worker=worker if shared else None,  # a private study has one worker: no column noise
         )
         records.append(record)
         current[:] = [trial.number]
+        n_jobs = settings.n_jobs
+        if shared:
+            trial.set_user_attr("worker", worker)
+            n_jobs = _threads_beside_local_workers(study, worker, settings.n_jobs)
         X = features[FAMILIES[family].variant]
         oof = None
         models: list[Learner] = []
@@ -243,7 +252,7 @@ def run_search(
                     task=settings.task,
                     n_classes=settings.n_classes,
                     seed=settings.seed,
-                    n_jobs=settings.n_jobs,
+                    n_jobs=n_jobs,
                     **params,
                 )
                 t0 = time.monotonic()
@@ -315,6 +324,33 @@ def run_search(
     if shared:
         records += _remote_records(study, {r.number for r in records})
     return SearchResult(records, folds, interrupted, stopped_by)
+
+
+def _threads_beside_local_workers(study: Any, me: str, n_jobs: int) -> int:
+    """Threads for this trial when other workers of the study run on this machine.
+
+    Boosting libraries' OpenMP threads spin while they wait: two processes with two
+    threads each on two cores ran 24× slower than one (make bench-distributed). So the
+    cores are split between the live local workers: processes on this host, still running,
+    that have run a trial of this study (between two trials a worker still needs its share).
+    """
+    host = me.rsplit(":", 1)[0]
+    local = {me}
+    for other in {str(t.user_attrs.get("worker") or "") for t in study.get_trials(deepcopy=False)}:
+        other_host, _, pid = other.rpartition(":")
+        if other_host == host and pid.isdigit() and other not in local and _alive(int(pid)):
+            local.add(other)
+    return max(1, n_jobs // len(local))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _publish(trial: Any, record: TrialRecord) -> None:
