@@ -4,7 +4,9 @@ Usage: ``python benchmarks/run.py [--only startup,profile,predict,search] [--row
 [--repeat N] [--budget S] [--tables a,b] [--systems x,y]``. These four run by default; ``search`` (the
 AutoML systems head to head) takes about an hour at the 60 s budget, so ``--only
 startup,profile`` gives the quick figures. ``--only splits --tables T [--split-seeds 1,2]``
-repeats the search comparison over other splits of T (on demand only).
+repeats the search comparison over other splits of T (on demand only). ``--only distributed
+[--tables T] [--models a,b]`` measures trials per minute of a search sharing its Optuna study
+(SQLite, PostgreSQL with one process and with two; on demand only).
 Each benchmark compares side by side within one run, because the 2-core CI machine is shared
 and noisy: the ratios are the figures to read, the absolute numbers only set the scale.
 """
@@ -22,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bench_distributed
 import bench_predict
 import bench_profile
 import bench_search
@@ -36,6 +39,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "search": bench_search.render,
     "predict": bench_predict.render,
     "splits": bench_splits.render,
+    "distributed": bench_distributed.render,
 }
 TITLES = {
     "startup": "Startup: `automl --help` vs `python -c pass`",
@@ -43,6 +47,7 @@ TITLES = {
     "search": "Search: `automl search` vs FLAML, AutoGluon and default LightGBM, equal budget",
     "predict": "Predict: throughput against the raw model, 1-row latency, memory on 5M rows",
     "splits": "Split noise: the search comparison over other 75/25 splits",
+    "distributed": "Distributed search: trials per minute, SQLite vs PostgreSQL, 1 and 2 processes",
 }
 
 
@@ -119,6 +124,8 @@ def _summary(name: str, r: dict[str, Any]) -> str:
         return bench_search.summary_text(r)
     if name == "splits":
         return bench_splits.summary_text(r)
+    if name == "distributed":
+        return bench_distributed.summary_text(r)
     if name == "predict":
         return bench_predict.summary_text(r)
     if name == "startup":
@@ -171,6 +178,11 @@ def main(argv: list[str] | None = None) -> int:
         default=",".join(map(str, bench_splits.DEFAULT_SEEDS)),
         help="splits: comma-separated split seeds",
     )
+    parser.add_argument(
+        "--models",
+        default=",".join(bench_distributed.DEFAULT_MODELS),
+        help="distributed: comma-separated model families",
+    )
     args = parser.parse_args(argv)
     chosen = _names(args.only)
     unknown = sorted(set(chosen) - set(RENDERERS))
@@ -209,6 +221,15 @@ def main(argv: list[str] | None = None) -> int:
                 tables,
                 systems,
                 [int(s) for s in _names(args.split_seeds)],
+                command=_command(),
+                checkpoint=functools.partial(_checkpoint, stem),
+            )
+        elif name == "distributed":
+            stem = bench_distributed.stem(args.budget)
+            results = bench_distributed.run(
+                args.budget,
+                tables,
+                _names(args.models),
                 command=_command(),
                 checkpoint=functools.partial(_checkpoint, stem),
             )
