@@ -41,10 +41,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import bench_search
 import pandas as pd
 import search_tables
 from _common import AUTOML, ROOT, WORK, Measured, ratio, rel, show
-from bench_search import AUTOML_METRIC, CONTENDED, _busy_cpu_s, _failure, _fmt, _load, _md
+from bench_search import AUTOML_METRIC, CONTENDED, _busy_cpu_s, _failure, _fmt, _md
 from search_tables import Table
 
 DEFAULT_BUDGET = 60
@@ -58,7 +59,6 @@ LABELS = {
     "postgres_2": "PostgreSQL, 2 processes",
 }
 DIST = WORK / "distributed"
-QUIET = 0.25  # others' cores under which a case starts at once
 QUIET_WAIT_S = 90.0  # at most this long (the bench runs on demand: it should not stall)
 STUDY_WAIT_S = 120.0  # the search must have created and seeded its study by then
 FINISHED = ("complete", "pruned")
@@ -146,13 +146,7 @@ def _doc(child: _Child) -> dict[str, Any] | None:
 
 def _wait_for_quiet() -> tuple[float, float]:
     """(seconds waited, others' cores when we went), as the search benchmark does, shorter."""
-    started = time.perf_counter()
-    while True:
-        load = _load()
-        waited = time.perf_counter() - started
-        if load < QUIET or waited >= QUIET_WAIT_S:
-            return round(waited, 1), round(load, 2)
-        time.sleep(5)
+    return bench_search._wait_for_quiet(QUIET_WAIT_S, poll_s=5.0)
 
 
 # ---------------------------------------------------------------- storages

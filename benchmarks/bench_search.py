@@ -284,15 +284,15 @@ def _load(seconds: float = 3.0) -> float:
     return (_busy_cpu_s() - start) / seconds
 
 
-def _wait_for_quiet() -> tuple[float, float]:
+def _wait_for_quiet(limit_s: float = QUIET_WAIT_S, poll_s: float = 10.0) -> tuple[float, float]:
     """(seconds waited, others' load when we went): a fit should have both cores to itself."""
     started = time.perf_counter()
     while True:
         load = _load()
         waited = time.perf_counter() - started
-        if load < QUIET or waited >= QUIET_WAIT_S:
+        if load < QUIET or waited >= limit_s:
             return round(waited, 1), round(load, 2)
-        time.sleep(10)
+        time.sleep(poll_s)
 
 
 # ---------------------------------------------------------------- one run
