@@ -26,6 +26,7 @@ __all__ = [
     "AutomlError",
     "DataError",
     "LockedError",
+    "OutOfMemoryError",
     "QualityGateError",
     "UsageError",
 ]
@@ -103,6 +104,17 @@ class QualityGateError(AutomlError):
 
     exit_code = EXIT_GATE
     default_hint = "the result was kept; inspect it, or relax the gate"
+
+
+class OutOfMemoryError(AutomlError):
+    """The work did not fit in the memory this process may use (exit 3: the input is too big
+    for this machine or its limit, not a bug)."""
+
+    exit_code = EXIT_BAD_DATA
+    default_hint = (
+        "use a machine (or a memory limit) with more room, a sample of the table, or for "
+        "predict a smaller --batch-size; nothing was saved half-way"
+    )
 
 
 class LockedError(AutomlError):

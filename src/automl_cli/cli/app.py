@@ -25,6 +25,7 @@ from automl_cli.errors import (
     EXIT_PIPE_CLOSED,
     EXIT_USAGE,
     AutomlError,
+    OutOfMemoryError,
     UsageError,
 )
 
@@ -141,6 +142,12 @@ def _run(
         with contextlib.suppress(OSError):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(EXIT_PIPE_CLOSED) from None
+    except MemoryError:
+        # a table too big for the memory limit: a message and a documented code, no dump
+        err = OutOfMemoryError("ran out of memory (the table or the work on it is too big for "
+                               "the memory this process may use)")  # fmt: skip
+        out.error(err)
+        raise typer.Exit(err.exit_code) from None
     except Exception as exc:
         out.internal_error(exc)
         raise typer.Exit(1) from None
