@@ -67,7 +67,7 @@ def main() -> int:
             return 1
         return 0
     OUT.write_text(text)
-    print(f"wrote {OUT} ({text.count(chr(10)) - 7} cases)")
+    print(f"wrote {OUT} ({len(cases())} cases)")
     return 0
 
 
