@@ -105,3 +105,28 @@ def test_drift_is_zero_on_training_rows_and_large_on_shifted_ones(tmp_path: Path
     report = moved.report()
     assert set(report["drifted_columns"]) == {"spend", "plan"}
     assert any("'age' is missing in 30%" in w for w in report["warnings"])
+
+
+def test_dates_and_ids_are_not_reported_as_drift() -> None:
+    """Scoring the training table itself must not flag its date or ID columns."""
+    import pandas as pd
+
+    from automl_cli.core.drift import DriftMonitor
+    from automl_cli.core.profiling import profile_frame
+
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "when": pd.date_range("2021-01-01", periods=n, freq="D"),
+            "customer": [f"C{i:05d}" for i in range(n)],
+            "x": [float(i % 17) for i in range(n)],
+            "y": [i % 2 for i in range(n)],
+        }
+    )
+    profile = profile_frame(frame, "y", seed=0)
+    monitor = DriftMonitor(profile, ["when", "customer", "x"])
+    as_text = frame.assign(when=frame["when"].dt.strftime("%Y-%m-%d"))  # as predict reads it
+    monitor.update(as_text)
+    report = monitor.report()
+    assert set(report["columns"]) == {"x"}
+    assert not report["warnings"]

@@ -39,7 +39,9 @@ class DriftMonitor:
         self.columns: dict[str, dict[str, Any]] = {}
         for name in columns:
             col = by_name.get(name)
-            if col is None:
+            # dates move on by nature (and were parsed in training, are text here), and an
+            # ID is new in every row: neither has a distribution to compare
+            if col is None or col.get("semantic_type") in ("datetime", "id"):
                 continue
             spec = _numeric_spec(col) if col.get("histogram") else _categorical_spec(col)
             if spec is not None:

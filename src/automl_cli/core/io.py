@@ -28,15 +28,16 @@ from typing import BinaryIO, NoReturn
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.feather as pafeather
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
-from automl_cli.errors import DataError
+from automl_cli.errors import DataError, OutOfMemoryError
 from automl_cli.hashing import sha256_file
 
-__all__ = ["TableInfo", "check_target", "detect_format", "read_table"]
+__all__ = ["TableInfo", "check_target", "detect_format", "read_table", "ungroup_numbers"]
 
 #: Bytes per pyarrow CSV block; large for throughput. Module-level so tests can shrink it.
 CSV_BLOCK_SIZE = 16 << 20
@@ -95,6 +96,8 @@ _CONVERSION_RE = re.compile(
 )
 _FIELD_COUNT_RE = re.compile(r"(?:Row #(\d+): )?Expected (\d+) columns, got (\d+)")
 _NUMBER_RE = re.compile(r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$")
+_GROUPED_DOT = r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$"  # 1,234,567.89 (or plain 12.5)
+_GROUPED_COMMA = r"^[+-]?(\d{1,3}(\.\d{3})+|\d+)(,\d+)?$"  # 1.234.567,89 (or plain 12,5)
 _FORMAT_HINTS = {
     "parquet": "check that the file is Parquet (not truncated), or give it its real extension",
     "feather": "check that the file is Arrow/Feather, or give it its real extension",
@@ -195,6 +198,7 @@ def _read_path(path: str, shown: str) -> tuple[pd.DataFrame, TableInfo]:
         raise DataError(f"{shown} is a directory, not a file", hint="pass the path of a data file")
     try:
         size = os.path.getsize(path)
+        _check_memory_room(size, where)
         with open(path, "rb") as fh:
             head = fh.read(SAMPLE_SIZE)
         digest = sha256_file(path)
@@ -244,6 +248,60 @@ def _read_path(path: str, shown: str) -> tuple[pd.DataFrame, TableInfo]:
     return frame, info
 
 
+def _check_memory_room(size: int, where: str) -> None:
+    """Refuse up front a file bigger than the memory this process may still take.
+
+    A table in memory is at least about as big as its file, so such a read cannot succeed;
+    letting it run out of memory inside pyarrow's reader threads can abort the process
+    (a crash, not a message) instead of raising MemoryError.
+    """
+    room = _memory_room()
+    if room is None or size <= room[0]:
+        return
+    free, limit = room
+    raise OutOfMemoryError(
+        f"{where} is {_mib(size)}, more than the {_mib(max(free, 0))} of memory this process "
+        f"may still use (its limit is {_mib(limit)}): the table cannot be loaded",
+        hint="raise the memory limit, use a machine with more memory, or pass a sample of "
+        "the table; nothing was saved",
+    )
+
+
+def _memory_room() -> tuple[int, int] | None:
+    """(bytes this process may still take, the limit) under an address-space limit
+    (``ulimit -v``) or a cgroup v2 memory limit; None when neither applies."""
+    rooms: list[tuple[int, int]] = []
+    with contextlib.suppress(ImportError, OSError, ValueError):
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            rooms.append((soft - _status_kib("VmSize") * 1024, soft))
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/self/cgroup") as fh:
+            group = next(line for line in fh if line.startswith("0::")).strip()[3:]
+        base = os.path.join("/sys/fs/cgroup", group.lstrip("/"))
+        with open(os.path.join(base, "memory.max")) as fh:
+            text = fh.read().strip()
+        if text != "max":
+            with open(os.path.join(base, "memory.current")) as fh:
+                used = int(fh.read().strip())
+            rooms.append((int(text) - used, int(text)))
+    return min(rooms) if rooms else None
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise ValueError(field)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 30):.1f} GiB" if n >= 1 << 30 else f"{n / (1 << 20):.0f} MiB"
+
+
 def _to_pandas(table: pa.Table) -> pd.DataFrame:
     """Arrow → pandas freeing each column as converted; a named pandas index becomes a column."""
     frame = table.to_pandas(split_blocks=True, self_destruct=True, date_as_object=False)
@@ -290,6 +348,8 @@ def _read_csv(path: str, where: str, head: bytes, fmt: str, size: int) -> tuple[
                 decimal,
                 whole_file=type_retries >= _STREAMING_TYPE_RETRIES,
             )
+        except MemoryError:
+            raise  # pyarrow's ArrowMemoryError is also an ArrowException: not a parse error
         except UnicodeDecodeError:
             if encoding == "cp1252":
                 encoding = "latin-1"
@@ -313,7 +373,7 @@ def _read_csv(path: str, where: str, head: bytes, fmt: str, size: int) -> tuple[
             del table  # bytes that are not UTF-8 became a binary column: read as cp1252
             encoding = "cp1252"
             continue
-        return table, delimiter, encoding
+        return _ungroup_columns(table, decimal), delimiter, encoding
     raise DataError(
         f"cannot settle the column types of {where}",
         hint="make each column hold one kind of value, or convert the file to Parquet",
@@ -518,9 +578,49 @@ def _decimal_point(text: str, delimiter: str) -> str:
     if delimiter != ";":
         return "."
     fields = [f.strip() for r in _sample_records(text, delimiter, True)[1:] for f in r]
-    comma = sum(bool(re.fullmatch(r"-?\d+,\d+", f)) for f in fields)
+    comma = sum(bool(re.fullmatch(r"-?(\d{1,3}(\.\d{3})+|\d+),\d+", f)) for f in fields)
     dot = sum(bool(re.fullmatch(r"-?\d+\.\d+", f)) for f in fields)
     return "," if comma and not dot else "."
+
+
+def ungroup_numbers(column: pa.ChunkedArray, decimal: str) -> pa.ChunkedArray | None:
+    """Text numbers written with thousands separators ("1,234.5", or "1.234,5" where the
+    decimal mark is a comma) as float64; None unless every value is such a number and at
+    least one has a separator (pyarrow has no thousands option, pandas' pyarrow engine
+    neither)."""
+    sep = "," if decimal == "." else "."
+    trimmed = pc.utf8_trim_whitespace(column)
+    try:
+        if not _grouped(trimmed, decimal) or not pc.any(pc.match_substring(trimmed, sep)).as_py():
+            return None
+        plain = pc.replace_substring(trimmed, sep, "")
+        if decimal == ",":
+            plain = pc.replace_substring(plain, ",", ".")
+        return pc.cast(plain, pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+
+
+def _grouped(trimmed: pa.ChunkedArray, decimal: str) -> bool:
+    """Every value (at least one) is a number, thousands-grouped or plain."""
+    if trimmed.null_count == len(trimmed):
+        return False
+    pattern = _GROUPED_DOT if decimal == "." else _GROUPED_COMMA
+    return bool(pc.all(pc.match_substring_regex(trimmed, pattern)).as_py())
+
+
+def _ungroup_columns(table: pa.Table, decimal: str) -> pa.Table:
+    """Text columns that hold only thousands-grouped numbers become float64 columns."""
+    for i, field in enumerate(table.schema):
+        if not (pa.types.is_string(field.type) or pa.types.is_large_string(field.type)):
+            continue
+        head = pc.utf8_trim_whitespace(table.column(i).slice(0, 1000))
+        if head.null_count < len(head) and not _grouped(head, decimal):
+            continue  # the cheap test first: most text columns are not numbers
+        numbers = ungroup_numbers(table.column(i), decimal)
+        if numbers is not None:
+            table = table.set_column(i, field.name, numbers)
+    return table
 
 
 def _only_whitespace(path: str) -> bool:
@@ -540,6 +640,8 @@ def _read_parquet(path: str, where: str) -> pa.Table:
     try:
         _clean_names(pq.read_schema(path).names, where)
         return pq.read_table(path)
+    except MemoryError:
+        raise
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise DataError(
             f"{where} is not a readable Parquet file: {_first_line(str(exc))}",
@@ -551,6 +653,8 @@ def _read_feather(path: str, where: str) -> pa.Table:
     """Feather v1/v2 (Arrow IPC file), then the Arrow IPC stream format."""
     try:
         table = pafeather.read_table(path)
+    except MemoryError:
+        raise
     except (pa.ArrowException, OSError, ValueError) as exc:
         try:
             with pa.OSFile(path) as fh:
@@ -572,6 +676,8 @@ def _read_jsonl(path: str, where: str, head: bytes) -> tuple[pa.Table | pd.DataF
         try:
             options = pajson.ReadOptions(block_size=JSON_BLOCK_SIZE)
             return pajson.read_json(path, read_options=options), "utf-8"
+        except MemoryError:
+            raise
         except (pa.ArrowException, OSError, ValueError) as exc:
             if "changed from" not in str(exc):
                 raise DataError(

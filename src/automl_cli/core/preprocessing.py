@@ -70,12 +70,35 @@ def category_keys(values: pd.Series) -> pd.Series:
     column hold a few hundred distinct values), then spread back by the factorised codes.
     """
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    if values.dtype == object and len(uniques):
+        # factorize merges values Python calls equal (0, 0.0 and False): which one came
+        # first would name them all, so a row's key would depend on the other rows
+        kinds, _ = pd.factorize(values.map(type, na_action="ignore"), use_na_sentinel=True)
+        if kinds.max() > 0:
+            pair = np.where(codes >= 0, codes.astype("int64") * (int(kinds.max()) + 1) + kinds, -1)
+            codes, first = _factorize_with_first(pair)
+            uniques = values.to_numpy(dtype=object)[first]
     text = pd.Series(uniques, dtype="object").astype("string").str.strip().str.casefold()
     keys = np.array([None if pd.isna(k) or k == "" else k for k in text], dtype=object)
     out = np.full(len(codes), None, dtype=object)
     hit = codes >= 0
     out[hit] = keys[codes[hit]]
     return pd.Series(out, index=values.index, dtype="string")
+
+
+def _factorize_with_first(pair: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes for the non-negative ``pair`` values (-1 stays -1) and each code's first row."""
+    codes, uniques = pd.factorize(pair)
+    codes = np.where(pair >= 0, codes, -1)
+    keep = uniques >= 0
+    remap = np.full(len(uniques), -1)
+    remap[keep] = np.arange(int(keep.sum()))
+    codes = np.where(codes >= 0, remap[np.maximum(codes, 0)], -1)
+    first = np.full(int(keep.sum()), -1)
+    rows = np.flatnonzero(codes >= 0)
+    first_seen = np.unique(codes[rows], return_index=True)[1]
+    first[np.unique(codes[rows])] = rows[first_seen]
+    return codes, first
 
 
 def _informative_missing(missing: np.ndarray, y: np.ndarray | None, task: str) -> bool:
@@ -274,6 +297,8 @@ class Preprocessor(_Params):
             raise DataError("the table has duplicate column names")
         self._check_params(columns)
         task = self.task or ((self.profile or {}).get("target") or {}).get("task")
+        if y is not None:
+            _check_target_values(y)
         if y is not None and task is None:
             raise UsageError("the task is unknown", hint="pass --task binary|multiclass|regression")
         self.task_: str | None = task
@@ -608,6 +633,26 @@ class Preprocessor(_Params):
 
 
 # -- helpers -------------------------------------------------------------------------------
+
+
+def _check_target_values(y: pd.Series) -> None:
+    """A target with fewer than two different values gives nothing to learn (bad data, exit 3)."""
+    keys = y.astype("string").str.strip()
+    values = keys[keys.notna() & (keys != "")].unique()
+    if len(values) >= 2:
+        return
+    name = str(y.name)
+    if not len(values):
+        raise DataError(
+            f"the target '{name}' has no values",
+            hint="fill in the target column, or choose another column with --target",
+        )
+    rows = int(keys.notna().sum())
+    raise DataError(
+        f"the target '{name}' has one value only ({values[0]!r} in all {rows:,} labelled "
+        "row(s)): there is nothing to predict",
+        hint="check that --target names the right column, or add rows with other values",
+    )
 
 
 def _fallback_type(values: pd.Series) -> str:

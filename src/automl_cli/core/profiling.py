@@ -136,8 +136,10 @@ def _dataset_summary(df: pd.DataFrame, rows: int) -> dict[str, Any]:
         try:
             hashes = pd.util.hash_pandas_object(df, index=False)
             duplicates = int(hashes.duplicated().sum())
-        except TypeError:  # unhashable cells (lists, dicts from JSON): not worth failing over
-            duplicates = None
+        except TypeError:  # unhashable cells (lists, dicts from JSON): compared as text
+            text = {c: df[c].astype(str) for c in df.columns if df[c].dtype == object}
+            hashes = pd.util.hash_pandas_object(df.assign(**text), index=False)
+            duplicates = int(hashes.duplicated().sum())
     return {
         "rows": rows,
         "columns": int(df.shape[1]),
@@ -179,6 +181,7 @@ def _describe_column(
     }
     # Private figures for the warnings; stripped before the profile is returned.
     out["_id_reason"] = extra.get("id_reason")
+    out["_mixed"] = extra.get("mixed")
     return out
 
 
@@ -253,8 +256,19 @@ def _semantic_type(
         and stats["space_share"] <= 0.05
         and stats["mean_length"] <= ID_MAX_LENGTH
     ):
-        return "id", {"id_reason": _id_reason(distinct, non_null, named)}
-    return "categorical", {}
+        return "id", {"id_reason": _id_reason(distinct, non_null, named), **_mixed(sample)}
+    return "categorical", _mixed(sample)
+
+
+def _mixed(sample: pd.Series) -> dict[str, Any]:
+    """Text that is mostly numbers: the share that are, and a value that is not."""
+    if sample.empty:
+        return {}
+    not_number = _not_a_number(sample)
+    share = 1.0 - float(not_number.mean())
+    if share < 0.5 or share == 1.0:
+        return {}
+    return {"mixed": {"number_share": share, "example": str(sample[not_number].iloc[0]).strip()}}
 
 
 def _boolean_values(values: pd.Index) -> bool:
@@ -390,7 +404,8 @@ def _numeric_summary(s: pd.Series, distinct: int) -> tuple[dict[str, Any], dict[
     del dev
     std = math.sqrt(m2 * n / (n - 1)) if n > 1 else None
     skew = None
-    if n > 2 and m2 > 0:  # adjusted Fisher-Pearson, as pandas' Series.skew
+    if n > 2 and m2**1.5 > 0:  # adjusted Fisher-Pearson, as pandas' Series.skew (m2 > 0
+        # alone is not enough: 1e-272 ** 1.5 underflows to 0.0)
         skew = math.sqrt(n * (n - 1)) / (n - 2) * m3 / m2**1.5
     summary.update(
         {
@@ -433,6 +448,31 @@ def _column_warnings(columns: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for col in columns:
         name, sem, is_target = col["name"], col["semantic_type"], col["is_target"]
         id_reason = col.pop("_id_reason")
+        mixed = col.pop("_mixed")
+        if mixed and not is_target:
+            out.append(
+                _warning(
+                    "mixed_types",
+                    name,
+                    "medium",
+                    f"'{name}' is mostly numbers but also holds text such as "
+                    f"'{_short(mixed['example'])}', so it is treated as categories; fix or "
+                    "blank those values to use it as a number",
+                    f"{_pct(mixed['number_share'])} of sampled values are numbers",
+                )
+            )
+        inf_count = (col.get("numeric") or {}).get("inf_count") or 0
+        if inf_count:
+            out.append(
+                _warning(
+                    "infinite_values",
+                    name,
+                    "low",
+                    f"'{name}' has {inf_count:,} infinite value(s) (inf or -inf); they will be "
+                    "treated as missing",
+                    f"{inf_count:,} values are ±inf; the statistics use the finite values only",
+                )
+            )
         if sem == "constant":
             out.append(_constant_warning(col))
         elif sem == "id":

@@ -36,6 +36,7 @@ from automl_cli.core.io import (
     _reject_binary,
     _sniff_delimiter,
     detect_format,
+    ungroup_numbers,
 )
 from automl_cli.errors import DataError
 
@@ -200,12 +201,12 @@ def _frame(
 
 def _numeric(column: pa.ChunkedArray, decimal: str) -> pa.ChunkedArray:
     """The text column as float64 when every value is a number, else unchanged (see module)."""
-    if decimal == ",":
-        column = pc.replace_substring(column, ",", ".")
+    text = pc.replace_substring(column, ",", ".") if decimal == "," else column
     try:
-        return pc.cast(pc.utf8_trim_whitespace(column), pa.float64())
+        return pc.cast(pc.utf8_trim_whitespace(text), pa.float64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-        return column
+        grouped = ungroup_numbers(column, decimal)  # 1,234.5 as training read it
+        return column if grouped is None else grouped
 
 
 def _jsonl(raw: BinaryIO, where: str, batch_rows: int) -> tuple[StreamInfo, Iterator[pd.DataFrame]]:

@@ -121,6 +121,7 @@ def run_predict_step(
     if target in keys:
         keys.remove(target)
     with_proba = bool(config["proba"].value) and fitted.task != "regression"
+    key_names = _key_names(keys, ["prediction", *_proba_names(fitted)])
     drift = DriftMonitor(_training_profile(project, model_art), required)
     report = SchemaReport()
     bad: dict[str, Any] = {"rows": [], "count": 0, "cells": 0, "columns": {}}
@@ -137,7 +138,7 @@ def run_predict_step(
             t0 = time.monotonic()
             scored = fitted.predict_output(batch, report, where=info.path)
             scoring_s += time.monotonic() - t0
-            sink.write(_frame(fitted, batch, keys, scored, with_proba))
+            sink.write(_frame(fitted, batch, key_names, scored, with_proba))
             rows_out += len(batch)
             if rows_in >= rows_per_batch:
                 say(f"scored {rows_out:,} rows")
@@ -156,7 +157,8 @@ def run_predict_step(
         "output": {"path": out_path, "format": out_format},
         "rows_in": rows_in,
         "rows_out": rows_out,
-        "columns": keys + ["prediction"] + (_proba_names(fitted) if with_proba else []),
+        "columns": [*key_names.values(), "prediction"]
+        + (_proba_names(fitted) if with_proba else []),
         "bad_values": {
             "mode": mode,
             "rows": bad["count"],
@@ -165,7 +167,12 @@ def run_predict_step(
             "columns": bad["columns"],
         },
         "schema": report.to_dict(),
-        "notes": report.messages(),
+        "notes": report.messages()
+        + [
+            f"the input's key column '{k}' is written as '{v}', apart from automl's own '{k}'"
+            for k, v in key_names.items()
+            if k != v
+        ],
         "drift": drift_doc,
         "wall_time_s": round(wall, 3),
         "rows_per_second": round(rows_out / scoring_s) if scoring_s > 0 else None,
@@ -243,6 +250,20 @@ def _key_columns(prep: Any, columns: list[str], asked: list[str], where: str) ->
     return [c for c in columns if c in ids]
 
 
+def _key_names(keys: list[str], reserved: list[str]) -> dict[str, str]:
+    """Output name per key column: one named like an output column (``prediction``,
+    ``proba_<class>``) becomes ``input_<name>``, so the output never has two such columns."""
+    taken = set(reserved)
+    names: dict[str, str] = {}
+    for key in keys:
+        name = key
+        while name in taken:
+            name = f"input_{name}"
+        taken.add(name)
+        names[key] = name
+    return names
+
+
 def _bad_values(
     batch: pd.DataFrame,
     numeric: list[str],
@@ -297,12 +318,16 @@ def _proba_names(fitted: FittedModel) -> list[str]:
 
 
 def _frame(
-    fitted: FittedModel, batch: pd.DataFrame, keys: list[str], output: Any, with_proba: bool
+    fitted: FittedModel,
+    batch: pd.DataFrame,
+    keys: dict[str, str],
+    output: Any,
+    with_proba: bool,
 ) -> pd.DataFrame:
     import numpy as np
     import pandas as pd
 
-    columns: dict[str, Any] = {k: batch[k].to_numpy() for k in keys}
+    columns: dict[str, Any] = {name: batch[k].to_numpy() for k, name in keys.items()}
     if fitted.task == "regression":
         columns["prediction"] = np.asarray(output, dtype="float64")
     else:

@@ -162,7 +162,10 @@ def rows_with_target(
     has_target = y.notna() & (y.astype("string").str.strip() != "")
     dropped = int((~has_target).sum())
     if dropped == len(frame):
-        raise DataError(f"the target '{target}' is empty in every row of {path}")
+        raise DataError(
+            f"the target '{target}' is empty in every row of {path}",
+            hint="fill in the target column, or choose another column with --target",
+        )
     if dropped:
         frame = frame.loc[has_target.to_numpy()]
     return frame.drop(columns=[target]), frame[target], dropped
