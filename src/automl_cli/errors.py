@@ -19,6 +19,7 @@ __all__ = [
     "EXIT_LOCKED",
     "EXIT_OK",
     "EXIT_PIPE_CLOSED",
+    "EXIT_TERMINATED",
     "EXIT_USAGE",
     "ArtifactCorruptError",
     "ArtifactError",
@@ -28,6 +29,8 @@ __all__ = [
     "LockedError",
     "OutOfMemoryError",
     "QualityGateError",
+    "StorageError",
+    "Terminated",
     "UsageError",
 ]
 
@@ -40,6 +43,7 @@ EXIT_GATE = 5
 EXIT_LOCKED = 6
 EXIT_INTERRUPTED = 130
 EXIT_PIPE_CLOSED = 141  # stdout's reader closed it early (128 + SIGPIPE), as for `cat`
+EXIT_TERMINATED = 143  # SIGTERM (`kill PID`, a container or CI job stopped): 128 + 15
 
 
 class AutomlError(Exception):
@@ -122,3 +126,21 @@ class LockedError(AutomlError):
 
     exit_code = EXIT_LOCKED
     default_hint = "wait for the other run to finish, or raise --lock-timeout"
+
+
+class StorageError(AutomlError):
+    """The project cannot be written: the disk is full, a file-size or quota limit was hit, or
+    the project directory is read-only or not ours (exit 3, like running out of memory: the
+    environment cannot hold the work, which is not a bug). Nothing is saved half-way."""
+
+    exit_code = EXIT_BAD_DATA
+    default_hint = (
+        "free disk space (or raise the file-size/quota limit), or point --project at a writable "
+        "directory; earlier versions are untouched and nothing was saved half-way"
+    )
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like Ctrl-C's KeyboardInterrupt so that every
+    ``finally`` and ``except BaseException`` cleanup runs (a half-built version's temp folder
+    is removed); the process then exits 143 (:data:`EXIT_TERMINATED`)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,9 +24,12 @@ from automl_cli.cli.output import Output
 from automl_cli.errors import (
     EXIT_INTERRUPTED,
     EXIT_PIPE_CLOSED,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     AutomlError,
     OutOfMemoryError,
+    StorageError,
+    Terminated,
     UsageError,
 )
 
@@ -38,7 +42,8 @@ app = typer.Typer(
         "Every step writes an immutable, versioned artifact into the project directory. "
         "Human output goes to stderr; --json prints one JSON document on stdout.\n\n"
         "Exit codes: 0 ok · 1 internal error · 2 usage · 3 bad input data · "
-        "4 artifact missing/corrupt · 5 quality gate · 6 project locked · 130 interrupted."
+        "4 artifact missing/corrupt · 5 quality gate · 6 project locked · 130 interrupted · "
+        "143 terminated (SIGTERM)."
     ),
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -133,9 +138,13 @@ def _run(
         _report_broken_locks(out)
         out.error(exc)
         raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        out.err.print("interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+    except KeyboardInterrupt as exc:
+        # Ctrl-C or SIGTERM (see main): the cleanup on the way here removed any half-built
+        # version; a search stopped by the first signal saved its best model and raised
+        # Interrupted (an AutomlError) instead
+        terminated = isinstance(exc, Terminated)
+        out.err.print("interrupted (SIGTERM)" if terminated else "interrupted")
+        raise typer.Exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED) from None
     except BrokenPipeError:
         # the reader of stdout went away (`automl predict big.csv | head`): stop quietly, as
         # Unix tools do, with the shell's code for a write to a closed pipe
@@ -149,10 +158,46 @@ def _run(
         out.error(err)
         raise typer.Exit(err.exit_code) from None
     except Exception as exc:
+        storage = _full_disk(exc)
+        if storage is not None:  # a write that failed outside the store, e.g. a scratch file
+            out.error(storage)
+            raise typer.Exit(storage.exit_code) from None
         out.internal_error(exc)
         raise typer.Exit(1) from None
     _report_broken_locks(out)
     out.result(doc, render)
+
+
+# sqlite's "database or disk is full" and its failed-write I/O error (what a file-size limit
+# gives), as primary / extended result codes
+_SQLITE_FULL, _SQLITE_IOERR_WRITE = 13, 778
+
+
+def _full_disk(exc: BaseException) -> StorageError | None:
+    """A full disk (or a file-size/quota limit) behind ``exc``, however a library wrapped it
+    (SQLAlchemy and Optuna wrap sqlite's error): the environment's fault, not a bug."""
+    import errno
+
+    hint = (
+        "free disk space where the project and the temp folder ($TMPDIR) live, or raise the "
+        "file-size/quota limit; nothing was saved half-way"
+    )
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        e = todo.pop()
+        if e is None or id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            where = f" {e.filename}" if e.filename else " a file"
+            return StorageError(f"could not write{where}: {e.strerror}", hint=hint)
+        code = getattr(e, "sqlite_errorcode", None)
+        if type(e).__module__ == "sqlite3" and code in (_SQLITE_FULL, _SQLITE_IOERR_WRITE):
+            return StorageError(f"could not write the search's study database: {e}", hint=hint)
+        orig = getattr(e, "orig", None)  # SQLAlchemy's DBAPIError keeps the driver's error
+        todo += [e.__cause__, e.__context__, orig if isinstance(orig, BaseException) else None]
+    return None
 
 
 def _report_broken_locks(out: Output) -> None:
@@ -867,4 +912,21 @@ def main() -> None:
     # Rich reads the terminal size itself; keep piped output readable at a sane width.
     if "COLUMNS" not in os.environ and not os.isatty(2):
         os.environ["COLUMNS"] = "120"
-    app(prog_name="automl")
+    # SIGTERM (`kill`, a container or CI job being stopped) unwinds like Ctrl-C instead of
+    # killing Python on the spot: temp folders are removed, a search saves its best model
+    # (it installs its own handler while it searches), and the process exits 143.
+    terminated: list[int] = []
+
+    def on_sigterm(signum: int, frame: Any) -> None:
+        terminated.append(signum)
+        raise Terminated
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        app(prog_name="automl")
+    except SystemExit as exc:
+        # a SIGTERM outside a step (while parsing, or while printing the result) ends in
+        # click's "Aborted!" with code 1; it is still a termination
+        if terminated and exc.code == 1:
+            raise SystemExit(EXIT_TERMINATED) from None
+        raise

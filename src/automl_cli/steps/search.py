@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 from automl_cli.config import Resolved
 from automl_cli.core.memory import return_freed_memory
-from automl_cli.errors import EXIT_INTERRUPTED, ArtifactCorruptError, AutomlError, UsageError
+from automl_cli.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_TERMINATED,
+    ArtifactCorruptError,
+    AutomlError,
+    Terminated,
+    UsageError,
+)
 from automl_cli.steps._common import config_doc, noop, open_step
 from automl_cli.steps.prep import (
     DEFAULTS as PREP_DEFAULTS,
@@ -65,11 +72,23 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# The signals that asked the running search to stop (set by _ctrl_c_stops_the_search).
+_STOP_SIGNALS: list[int] = []
+
+
 class Interrupted(AutomlError):
-    """Ctrl-C during the search: the best model so far was saved (exit 130)."""
+    """Ctrl-C (exit 130) or SIGTERM (exit 143) during the search: the best model so far was
+    saved."""
 
     exit_code = EXIT_INTERRUPTED
     default_hint = "the saved model is complete and usable; run again for a longer search"
+
+    def __init__(self, message: str, hint: str | None = None, **details: Any) -> None:
+        import signal
+
+        super().__init__(message, hint, **details)
+        if signal.SIGTERM in _STOP_SIGNALS:
+            self.exit_code = EXIT_TERMINATED
 
 
 @dataclass
@@ -343,6 +362,11 @@ def run_search_step(
             )
         if worker_only:
             return _worker_doc(result, study_name, config, scorer, started)
+        if not result.complete() and result.interrupted:
+            raise Interrupted(
+                "interrupted before any model finished; nothing was saved",
+                hint="run again and let at least one trial finish (the progress lines say when)",
+            )
         if not result.complete():
             raise AutomlError(
                 "no model finished within the time budget",
@@ -408,30 +432,35 @@ def run_search_step(
 
 @contextmanager
 def _ctrl_c_stops_the_search(say: Callable[[str], None]) -> Iterator[None]:
-    """First Ctrl-C: ask the fit in progress to stop at its next round or chunk of trees,
-    then end the search at the next safe point (an exception thrown into a fit that runs
-    on worker threads could leave it hanging). A second Ctrl-C interrupts at once."""
+    """First Ctrl-C or SIGTERM: ask the fit in progress to stop at its next round or chunk of
+    trees, then end the search at the next safe point (an exception thrown into a fit that
+    runs on worker threads could leave it hanging). A second signal interrupts at once.
+    Which signal came is kept in ``_STOP_SIGNALS`` so the process exits 130 or 143."""
     import signal
     import threading
 
     from automl_cli.core.learners._base import STOP_REQUESTED
 
     STOP_REQUESTED.clear()
+    _STOP_SIGNALS.clear()
     if threading.current_thread() is not threading.main_thread():
         yield
         return
 
     def handler(signum: int, frame: Any) -> None:
+        _STOP_SIGNALS.append(signum)
         if STOP_REQUESTED.is_set():
-            raise KeyboardInterrupt
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
         STOP_REQUESTED.set()
-        say("stopping: saving the best model so far (Ctrl-C again to abort)")
+        again = "SIGTERM" if signum == signal.SIGTERM else "Ctrl-C"
+        say(f"stopping: saving the best model so far ({again} again to abort)")
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, before in previous.items():
+            signal.signal(sig, before)
         STOP_REQUESTED.clear()
 
 
@@ -800,11 +829,54 @@ def _worker_doc(
 
 
 def load_model(project_dir: Path, ref: str = "model@latest") -> FittedModel:
-    """A model artifact ready to predict; every file's sha256 is checked before it is read."""
+    """A model artifact ready to predict; every file's sha256 is checked before it is read.
+
+    model.json is data, not instructions: a member folder must lie inside the artifact and
+    hold only files its manifest lists (so every byte a loader reads was verified), and
+    whatever a family's loader raises on the bytes (not a skops file, a type outside the
+    trusted list that ships with automl, a booster file its parser refuses, invalid saved
+    params) is a corrupt artifact (exit 4), never a traceback.
+    """
+    import os
+
     from automl_cli.core.learners import FAMILIES
     from automl_cli.core.preprocessing import Preprocessor
 
     art = Project(project_dir).load(ref, default_kind="model")  # verifies every sha256
+    listed = {str(o["path"]) for o in art.manifest.get("outputs", [])}
+
+    def member_dir(rel: Any) -> Path:
+        parts = Path(str(rel)).parts
+        if not isinstance(rel, str) or not parts or Path(rel).is_absolute() or ".." in parts:
+            raise ArtifactCorruptError(
+                f"{art.ref}: model.json names a member folder outside its folder: {rel!r}"
+            )
+        folder = art.path
+        for part in parts:
+            folder = folder / part
+            if folder.is_symlink():
+                raise ArtifactCorruptError(f"{art.ref}: '{rel}' is a symbolic link")
+        if not folder.is_dir():
+            raise ArtifactCorruptError(f"{art.ref} is missing its member folder '{rel}'")
+        for where, dirs, files in os.walk(folder):
+            for name in [*dirs, *files]:
+                path = Path(where) / name
+                inner = path.relative_to(art.path).as_posix()
+                if path.is_symlink() or (name in files and inner not in listed):
+                    raise ArtifactCorruptError(f"{art.ref}: '{inner}' is not in its manifest")
+        return folder
+
+    def load_member(cls: Any, rel: Any, params: Any) -> Any:
+        folder = member_dir(rel)
+        try:
+            return cls.load(folder, params)
+        except MemoryError:
+            raise
+        except Exception as exc:  # whatever the bytes (or saved params) make a loader raise
+            raise ArtifactCorruptError(
+                f"{art.ref} cannot be loaded: member '{rel}': {type(exc).__name__}: {exc}"
+            ) from None
+
     try:
         spec = json.loads(art.file(MODEL_FILE).read_text("utf-8"))
         prep = Preprocessor.from_dict(json.loads(art.file(PREPROCESSOR_FILE).read_text("utf-8")))
@@ -816,10 +888,12 @@ def load_model(project_dir: Path, ref: str = "model@latest") -> FittedModel:
         members = []
         for m in spec["members"]:
             cls = FAMILIES[m["family"]]
-            learners = [cls.load(art.path / rel, m["params"]) for rel in m["paths"]]
+            learners = [load_member(cls, rel, m["params"]) for rel in m["paths"]]
             members.append(Member(m["family"], m["weight"], m["params"], learners, m["fit"]))
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ArtifactCorruptError(f"{art.ref} cannot be loaded: {exc}") from None
-    return FittedModel(
-        spec["task"], spec["classes"], prep, members, spec["metric"], {"ref": art.ref}
-    )
+        return FittedModel(
+            spec["task"], spec["classes"], prep, members, spec["metric"], {"ref": art.ref}
+        )
+    except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
+        raise ArtifactCorruptError(
+            f"{art.ref} cannot be loaded: {type(exc).__name__}: {exc}"
+        ) from None

@@ -122,12 +122,31 @@ def load_manifest(raw: bytes, where: str) -> dict[str, Any]:
     if not isinstance(data, dict) or "schema_version" not in data:
         raise ArtifactCorruptError(f"manifest of {where} has no schema_version")
     version = data["schema_version"]
-    if not isinstance(version, int) or version > SCHEMA_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ArtifactCorruptError(
+            f"manifest of {where} is malformed: schema_version {version!r} is not a number ≥ 1"
+        )
+    if version > SCHEMA_VERSION:
         raise ArtifactError(
             f"{where} was written by a newer automl (manifest schema {version}, "
             f"this automl reads up to {SCHEMA_VERSION})",
             hint="upgrade automl to read it",
         )
+    # the shape the loader relies on: a list of {path, sha256, size} (checked, never trusted)
+    outputs = data.get("outputs", [])
+    if not isinstance(outputs, list):
+        raise ArtifactCorruptError(f"manifest of {where} is malformed: 'outputs' is not a list")
+    for out in outputs:
+        if not (
+            isinstance(out, dict)
+            and isinstance(out.get("path"), str)
+            and isinstance(out.get("sha256"), str)
+            and isinstance(out.get("size"), int)
+        ):
+            raise ArtifactCorruptError(
+                f"manifest of {where} is malformed: output {str(out)[:80]!r} needs a path, a "
+                "sha256 and a size"
+            )
     return data
 
 

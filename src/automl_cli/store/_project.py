@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import errno
 import json
 import os
 import re
@@ -32,6 +33,7 @@ from automl_cli.errors import (
     ArtifactNotFoundError,
     AutomlError,
     DataError,
+    StorageError,
     UsageError,
 )
 from automl_cli.hashing import sha256_bytes, sha256_file
@@ -69,6 +71,32 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+# A write that failed because of where it went, not because of a bug: disk full, quota,
+# file-size limit (RLIMIT_FSIZE), read-only file system, no permission.
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_DENIED = {errno.EROFS, errno.EACCES, errno.EPERM}
+_FULL_TEXT = ("No space left on device", "File too large", "Disk quota exceeded")
+
+
+def _storage_error(exc: BaseException, what: str, root: Path) -> StorageError | None:
+    """``exc`` as a clear StorageError when it is a failed write into the project (or a full
+    disk anywhere, e.g. a library's scratch file); None for anything else, which stays a bug."""
+    if not isinstance(exc, OSError):
+        return None
+    reason = exc.strerror or str(exc)
+    if exc.errno in _FULL or (exc.errno is None and any(t in str(exc) for t in _FULL_TEXT)):
+        full = next((t for t in _FULL_TEXT if t in str(exc)), reason)
+        return StorageError(f"could not write {what}: {exc.strerror or full}")
+    filename = str(exc.filename or "")
+    if exc.errno in _DENIED and filename.startswith(str(root)):
+        return StorageError(
+            f"could not write {what}: {reason} ({filename})",
+            hint="point --project at a directory you can write, or fix its permissions; "
+            "earlier versions are untouched and nothing was saved half-way",
+        )
+    return None
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so readers see the old or the new bytes, never a mix (temp + fsync + replace)."""
     tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
@@ -78,6 +106,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        err = _storage_error(exc, str(path), path.parent)
+        if err is None:
+            raise
+        raise err from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -140,13 +173,33 @@ class Artifact:
         )
 
     def _check(self, out: dict[str, Any]) -> None:
+        """Refuse, before reading a byte: paths that leave the folder, symbolic links (even
+        to a file with the right hash), missing files, and any size or sha256 mismatch."""
         rel = str(out.get("path", ""))
+        parts = Path(rel).parts
+        if not parts or Path(rel).is_absolute() or ".." in parts:
+            raise ArtifactCorruptError(f"{self.ref} lists a file outside its folder: '{rel}'")
+        step = self.path
+        for part in parts:
+            step = step / part
+            if step.is_symlink():
+                raise ArtifactCorruptError(
+                    f"{self.ref}: '{rel}' is a symbolic link; an artifact holds regular files only"
+                )
         target = (self.path / rel).resolve()
         if not str(target).startswith(str(self.path.resolve()) + os.sep):
             raise ArtifactCorruptError(f"{self.ref} lists a file outside its folder: '{rel}'")
         if not target.is_file():
             raise ArtifactCorruptError(f"{self.ref} is missing its file '{rel}'")
-        if target.stat().st_size != out.get("size") or sha256_file(target) != out.get("sha256"):
+        try:
+            size, sha256 = out.get("size"), out.get("sha256")
+            same = target.stat().st_size == size and sha256_file(target) == sha256
+        except OSError as exc:
+            raise ArtifactCorruptError(
+                f"{self.ref}: cannot read its file '{rel}' ({exc.strerror or exc})",
+                hint="check the permissions of the project directory",
+            ) from None
+        if not same:
             raise ArtifactCorruptError(
                 f"{self.ref}: '{rel}' does not match the sha256 in its manifest",
             )
@@ -308,6 +361,17 @@ class Project:
                 f"cannot create the project directory {self.root}: {exc.strerror}",
                 hint="choose another place with --project DIR",
             ) from None
+        # an existing project on a read-only mount, or one whose folders are not ours: say so
+        # before taking the lock or computing anything (access(2) also reports EROFS)
+        for folder in (self.root, *(self.kind_dir(kind) for kind in KINDS)):
+            if not os.access(folder, os.W_OK | os.X_OK):
+                inner = "" if folder == self.root else f" (its folder {folder.name})"
+                raise StorageError(
+                    f"the project directory {self.root} is read-only or not writable by this "
+                    f"user{inner}",
+                    hint="point --project at a directory you can write, or fix its permissions "
+                    "or mount; nothing was changed",
+                )
 
     # -- locking ----------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -351,14 +415,31 @@ class Project:
     def refs(self) -> dict[str, dict[str, str]]:
         if not self.refs_path.is_file():
             return {}
+        hint = "fix or delete refs.json (aliases such as 'champion' live there)"
         try:
             data = json.loads(self.refs_path.read_text("utf-8"))
         except (OSError, ValueError) as exc:
             raise ArtifactCorruptError(
-                f"{self.refs_path} is not valid JSON ({exc})",
-                hint="fix or delete refs.json (aliases such as 'champion' live there)",
+                f"{self.refs_path} is not valid JSON ({exc})", hint=hint
             ) from None
-        return data if isinstance(data, dict) else {}
+        if not isinstance(data, dict):
+            raise ArtifactCorruptError(
+                f"{self.refs_path} is malformed: not a JSON object", hint=hint
+            )
+        for kind, aliases in data.items():
+            if not isinstance(aliases, dict):
+                raise ArtifactCorruptError(
+                    f"{self.refs_path} is malformed: the {kind} aliases are not a JSON object",
+                    hint=hint,
+                )
+            for alias, target in aliases.items():
+                if not isinstance(target, str):
+                    raise ArtifactCorruptError(
+                        f"{self.refs_path} is malformed: {kind}@{alias} is {target!r}, not a "
+                        "version name such as 'v0003'",
+                        hint=hint,
+                    )
+        return data
 
     def set_alias(self, kind: str, alias: str, version: int) -> None:
         """Point ``kind@alias`` at a version (atomic refs.json update under the lock)."""
@@ -412,7 +493,18 @@ class Project:
         """Open a version; by default every file's sha256 is checked before it is handed out."""
         kind, version = self.resolve(ref, default_kind)
         path = self.kind_dir(kind) / f"v{version:04d}"
-        raw = (path / MANIFEST_NAME).read_bytes()
+        for link in (path, path / MANIFEST_NAME):
+            if link.is_symlink():
+                raise ArtifactCorruptError(
+                    f"{kind}@v{version}: '{link.relative_to(path.parent)}' is a symbolic link; "
+                    "an artifact holds regular files only"
+                )
+        try:
+            raw = (path / MANIFEST_NAME).read_bytes()
+        except OSError as exc:
+            raise ArtifactCorruptError(
+                f"{kind}@v{version}: cannot read its {MANIFEST_NAME} ({exc.strerror or exc})"
+            ) from None
         manifest = load_manifest(raw, f"{kind}@v{version}")
         if manifest.get("kind") != kind or manifest.get("version") != version:
             raise ArtifactCorruptError(
@@ -459,14 +551,19 @@ class Project:
         """Build a new version; it becomes visible only if the block finishes without error."""
         with self.locked():
             tmp = self.kind_dir(kind) / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
-            tmp.mkdir()
-            writer = ArtifactWriter(self, kind, tmp, seed=seed)
             try:
+                tmp.mkdir()
+                writer = ArtifactWriter(self, kind, tmp, seed=seed)
                 yield writer
                 self._commit(writer)
-            except BaseException:
+            except BaseException as exc:
+                # Ctrl-C, SIGTERM (raised as Terminated), a full disk, any error: the half-built
+                # version goes, earlier versions were never touched
                 shutil.rmtree(tmp, ignore_errors=True)
-                raise
+                err = _storage_error(exc, f"the {kind} artifact", self.root)
+                if err is None:
+                    raise
+                raise err from exc
 
     def _commit(self, writer: ArtifactWriter) -> None:
         existing = self.versions(writer.kind)
@@ -490,9 +587,8 @@ class Project:
             os.rename(writer.path, final)
             _fsync_dir(final.parent)
         except OSError as exc:
-            raise AutomlError(
-                f"could not write the {writer.kind} artifact: {exc.strerror or exc}",
-                hint="free disk space or fix permissions; earlier versions are untouched",
+            raise _storage_error(exc, f"the {writer.kind} artifact", self.root) or StorageError(
+                f"could not write the {writer.kind} artifact: {exc.strerror or exc}"
             ) from exc
         raw = dump_manifest(manifest)
         writer.path = final
