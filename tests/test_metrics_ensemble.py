@@ -70,3 +70,23 @@ def test_greedy_ensemble_keeps_a_single_dominant_model() -> None:
     poor = y + rng.normal(size=300)
     result = greedy_ensemble([poor, good], y, get_metric("rmse", "regression"), 0)
     assert result.weights == {1: 1.0} and result.single_best == 1
+
+
+def test_ensemble_scores_only_rows_every_candidate_predicted() -> None:
+    """A big table is validated on one holdout split: the other rows' OOF is NaN."""
+    import numpy as np
+
+    from automl_cli.core.ensemble import greedy_ensemble
+    from automl_cli.core.metrics import get_metric
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 500)
+    held = np.arange(400, 500)
+    weak, strong = np.full((500, 2), np.nan), np.full((500, 2), np.nan)
+    noise = rng.random(100)
+    weak[held, 1] = noise
+    strong[held, 1] = np.clip(0.3 * noise + 0.7 * y[held], 0, 1)
+    for out in (weak, strong):
+        out[held, 0] = 1 - out[held, 1]
+    found = greedy_ensemble([weak, strong], y, get_metric("auc", "binary"), 2)
+    assert found.single_best == 1 and np.isfinite(found.loss)

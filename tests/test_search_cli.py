@@ -163,11 +163,14 @@ def test_ctrl_c_saves_the_best_model_so_far_and_exits_130(
         env=cli_env(),
     )
     assert proc.stderr is not None
+    seen = []
     for line in proc.stderr:
+        seen.append(line)
         if "trial 3 " in line:
             break
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)
+    err = "".join(seen) + err
     assert proc.returncode == EXIT_INTERRUPTED, err
     assert "saved" in err and "Traceback" not in err
     assert _predict(project_dir, "model@latest", MESSY, "churned", tmp_path / "o.npy") == "no,yes"

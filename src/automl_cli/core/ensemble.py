@@ -32,7 +32,17 @@ def greedy_ensemble(
     *,
     rounds: int = 40,
 ) -> EnsembleResult:
-    """Select weights for ``outputs`` (same shape each) that minimise ``metric.loss`` on ``y``."""
+    """Select weights for ``outputs`` (same shape each) that minimise ``metric.loss`` on ``y``.
+
+    Only rows every output predicts are scored: a big table is validated on one holdout
+    split, so the other rows' out-of-fold predictions are NaN.
+    """
+    rows = np.ones(len(y), dtype=bool)
+    for out in outputs:
+        finite = np.isfinite(out)
+        rows &= finite if finite.ndim == 1 else finite.all(axis=1)
+    if not rows.all():
+        y, outputs = y[rows], [out[rows] for out in outputs]
     losses = [metric.loss(y, out, n_classes) for out in outputs]
     best = int(np.nanargmin(losses))
     counts = np.zeros(len(outputs), dtype=int)
