@@ -53,11 +53,12 @@ demo: install
 	@echo "== what the project holds: automl runs list"
 	@$(BIN)/automl --project $(DEMO_PROJECT) runs list
 
+# two test processes on the 2 cores (each file's tests stay in one process, with their fixtures)
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 lint: install
 	$(BIN)/ruff check src tests scripts benchmarks

@@ -18,7 +18,11 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 def cli_env(**extra: str) -> dict[str, str]:
     """A stable environment for the CLI: no colour, a fixed width, no inherited project."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOML_")}
-    env.update({"NO_COLOR": "1", "COLUMNS": "100", "PYTHONWARNINGS": "ignore"})
+    # one thread per fit: the suite runs two test processes at once (pytest -n 2), and two
+    # processes' OpenMP threads spinning on two cores slow fits down twentyfold
+    env.update(
+        {"NO_COLOR": "1", "COLUMNS": "100", "PYTHONWARNINGS": "ignore", "AUTOML_JOBS": "1"}
+    )
     env.update(extra)
     return env
 

@@ -57,6 +57,7 @@ __all__ = ["VOLATILE", "FittedModel", "Given", "Interrupted", "load_model", "run
 MODEL_FILE = "model.json"
 MODEL_FORMAT = 1
 DEFAULT_BUDGET = 60.0
+DEFAULT_JOBS = 2  # threads per fit: this machine class has 2 cores
 # Files a same-seed re-run rewrites with other bytes: fit timings, the study's timestamps.
 VOLATILE = ("leaderboard.csv", "study.db")
 ENSEMBLE_CANDIDATES = 10
@@ -67,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "metric": None,
     "cv": 5,
     "models": [],
+    "jobs": None,  # threads per fit (default 2); AUTOML_JOBS=1 when several runs share cores
     "storage": None,  # an Optuna storage URL shared by several processes (see core.studies)
     "study": None,  # the shared study's name (default: automl-search)
 }
@@ -262,6 +264,12 @@ def run_search_step(
         raise UsageError("--trials must be at least 1")
     if int(config["cv"].value) < 2:
         raise UsageError("--cv must be at least 2")
+    jobs = DEFAULT_JOBS if config["jobs"].value is None else int(config["jobs"].value)
+    if jobs < 1:
+        raise UsageError(
+            f"jobs must be at least 1, not {jobs}",
+            hint="AUTOML_JOBS (or jobs in automl.toml) is the number of threads a fit uses",
+        )
     requested = [m.strip() for m in config["models"].value for m in str(m).split(",") if m.strip()]
     unknown = [m for m in requested if m not in FAMILIES]
     if unknown:
@@ -317,6 +325,7 @@ def run_search_step(
         seed=seed_value,
         trials=None if n_trials is None else int(n_trials),
         keep_models=ENSEMBLE_CANDIDATES,
+        n_jobs=jobs,
     )
     search_deadline = None
     if hard_deadline is not None:
