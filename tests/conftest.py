@@ -20,9 +20,7 @@ def cli_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOML_")}
     # one thread per fit: the suite runs two test processes at once (pytest -n 2), and two
     # processes' OpenMP threads spinning on two cores slow fits down twentyfold
-    env.update(
-        {"NO_COLOR": "1", "COLUMNS": "100", "PYTHONWARNINGS": "ignore", "AUTOML_JOBS": "1"}
-    )
+    env.update({"NO_COLOR": "1", "COLUMNS": "100", "PYTHONWARNINGS": "ignore", "AUTOML_JOBS": "1"})
     env.update(extra)
     return env
 

@@ -22,7 +22,7 @@ from automl_cli.store import KINDS, Project
 
 from ..conftest import cli_env
 
-__all__ = ["Case", "automl", "check_outcome", "snapshot", "verify_project"]
+__all__ = ["Case", "automl", "check_outcome", "copy_project", "snapshot", "verify_project"]
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,15 @@ def automl(
         proc.stdout.decode("utf-8", "replace"),
         proc.stderr.decode("utf-8", "replace"),
     )
+
+
+def copy_project(template: Path, tmp_path: Path) -> Path:
+    """A private copy of a module's template project, so a case can change it freely."""
+    import shutil
+
+    copy = tmp_path / "project"
+    shutil.copytree(template, copy)
+    return copy
 
 
 def snapshot(project: Path) -> dict[str, str]:

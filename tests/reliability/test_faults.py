@@ -34,7 +34,7 @@ from automl_cli.errors import (
 from automl_cli.store import Project
 
 from ..conftest import cli_env
-from ._matrix import Case, automl, check_outcome, snapshot
+from ._matrix import Case, automl, check_outcome, copy_project, snapshot
 
 F = "test_faults.py::"
 SIG = {"sigint": signal.SIGINT, "sigterm": signal.SIGTERM}
@@ -214,9 +214,7 @@ def base(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def project(base: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "project"
-    shutil.copytree(base, copy)
-    return copy
+    return copy_project(base, tmp_path)
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ import pytest
 from automl_cli.errors import EXIT_BAD_DATA, EXIT_OK
 
 from ..conftest import cli_env
-from ._matrix import Case, automl, check_outcome, snapshot
+from ._matrix import Case, automl, check_outcome, copy_project, snapshot
 
 T = "test_inputs.py::"
 SEARCH = ("--trials", "1", "--models", "linear", "--cv", "2", "--seed", "0")
@@ -723,9 +723,7 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def project(base: Path, tmp_path: Path) -> Path:
-    copy = tmp_path / "project"
-    shutil.copytree(base, copy)
-    return copy
+    return copy_project(base, tmp_path)
 
 
 def _versions(project: Path, kind: str | None) -> list[str]:
