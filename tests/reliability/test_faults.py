@@ -248,6 +248,13 @@ def _start(
     )
 
 
+def _sigint_default() -> None:
+    """Ctrl-C as at a terminal. A test worker (pytest -n) ignores SIGINT, and a process
+    started with SIGINT ignored keeps ignoring it, as Unix programs do (nohup, background
+    jobs of a script): automl honours that, so the child must start with it restored."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for(proc: subprocess.Popen[str], marker: str, timeout: float = 120) -> list[str]:
     """Read stderr until a line contains ``marker``; the lines read so far."""
     assert proc.stderr is not None
@@ -301,7 +308,9 @@ def test_a_signal_mid_run_stops_cleanly(
     out.mkdir()
     args = tuple(a.format(out=out) for a in args)
     before, versions = snapshot(project), _versions(project)
-    proc = _start(project, *args, cwd=data, env=cli_env(TMPDIR=str(scratch)))
+    proc = _start(
+        project, *args, cwd=data, env=cli_env(TMPDIR=str(scratch)), preexec_fn=_sigint_default
+    )
     lines = _wait_for(proc, marker)
     proc.send_signal(SIG[sig])
     done = _finish(proc, lines)
