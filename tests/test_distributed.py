@@ -143,7 +143,9 @@ def test_a_killed_worker_leaves_the_study_usable(
     assert dead.state == optuna.trial.TrialState.FAIL
     retried = [t for t in trials.values() if t.system_attrs.get("failed_trial") == dead.number]
     assert len(retried) == 1 and retried[0].state == optuna.trial.TrialState.COMPLETE
-    assert retried[0].params == dead.params
+    # the retry keeps what the dead trial had chosen (a kill can land between two of its
+    # suggestions, so the rest may be sampled afresh)
+    assert dead.params.items() <= retried[0].params.items()
 
     final = _run(tmp_path / "a", "--json", "search", "train.csv", *slow, *storage, "--finalize",
                  cwd=tmp_path)  # fmt: skip
