@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+import textwrap
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,32 @@ def automl(project: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[
         timeout=300,
         cwd=cwd,
     )
+
+
+@contextlib.contextmanager
+def project_lock_held(project: Path) -> Iterator[subprocess.Popen[str]]:
+    """Another process holding ``project``'s lock for the duration of the block."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(
+                """
+                import sys, time
+                from automl_cli.store import Project
+                with Project(sys.argv[1]).locked():
+                    print("LOCKED", flush=True)
+                    time.sleep(60)
+                """
+            ),
+            str(project),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "LOCKED"
+        yield holder
+    finally:
+        holder.kill()
+        holder.wait()

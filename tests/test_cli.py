@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
 from automl_cli.errors import EXIT_BAD_DATA, EXIT_LOCKED, EXIT_USAGE
 
-from .conftest import SAMPLE_DATA, RunCli, cli_env
+from .conftest import SAMPLE_DATA, RunCli, cli_env, project_lock_held
 
 SMALL_CSV = "id,age,city,y\n1,30,Oslo,yes\n2,41,Rome,no\n3,,Oslo,yes\n4,25,Lima,no\n"
 
@@ -167,32 +164,10 @@ def test_project_that_is_a_file_is_refused(
 
 
 def test_locked_project_exits_6(run_cli: RunCli, small_csv: Path, project_dir: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                """
-                import sys, time
-                from automl_cli.store import Project
-                with Project(sys.argv[1]).locked():
-                    print("LOCKED", flush=True)
-                    time.sleep(60)
-                """
-            ),
-            str(project_dir),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "LOCKED"
+    with project_lock_held(project_dir):
         proc = run_cli("--lock-timeout", "0.3", "profile", str(small_csv))
         assert proc.returncode == EXIT_LOCKED
         assert "locked" in _one_error(proc.stderr)
-    finally:
-        holder.kill()
-        holder.wait()
     assert run_cli("profile", str(small_csv)).returncode == 0
 
 

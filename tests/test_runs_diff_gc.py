@@ -7,9 +7,6 @@ import hashlib
 import json
 import random
 import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,7 @@ from automl_cli.errors import EXIT_ARTIFACT, EXIT_LOCKED, EXIT_USAGE, UsageError
 from automl_cli.steps.runs import DIFF_SECTIONS
 from automl_cli.store import Project
 
-from .conftest import automl
+from .conftest import automl, project_lock_held
 
 
 def _write_csv(path: Path, rows: int, seed: int) -> Path:
@@ -205,36 +202,14 @@ def test_gc_keep_below_one_is_a_usage_error(project: Path, tmp_path: Path, keep:
 
 
 def test_gc_waits_for_the_project_lock_then_exits_6(project: Path, tmp_path: Path) -> None:
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            textwrap.dedent(
-                """
-                import sys, time
-                from automl_cli.store import Project
-                with Project(sys.argv[1]).locked():
-                    print("LOCKED", flush=True)
-                    time.sleep(60)
-                """
-            ),
-            str(project),
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
     before = _files(project)
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "LOCKED"
+    with project_lock_held(project):
         proc = automl(project, "--lock-timeout", "0.3", "gc", "--keep", "1", cwd=tmp_path)
         assert proc.returncode == EXIT_LOCKED and "locked" in proc.stderr
         assert _files(project) == before
         # a dry run only reads, so it needs no lock
         dry = automl(project, "--json", "gc", "--keep", "1", "--dry-run", cwd=tmp_path)
         assert dry.returncode == 0 and json.loads(dry.stdout)["removed"]
-    finally:
-        holder.kill()
-        holder.wait()
     assert _ok(project, "gc", "--keep", "1", cwd=tmp_path)["removed"]
 
 
