@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from automl_cli.steps.search import FittedModel
 
-__all__ = ["FORMATS", "run_predict_step"]
+__all__ = ["FORMATS", "BatchScorer", "numeric_columns", "run_predict_step"]
 
 FORMATS = ("csv", "parquet", "jsonl")
 BAD_ROW_MODES = ("error", "skip", "null")
@@ -109,9 +109,7 @@ def run_predict_step(
     say(f"loading {model_art.ref}")
     fitted = load_model(project_dir, model_art.ref)
     prep = fitted.preprocessor
-    numeric = [
-        c for c, s in prep.state_.items() if s["action"] == "numeric" and not s.get("boolean")
-    ]
+    numeric = numeric_columns(prep)
     info, batches = iter_table(data, rows_per_batch, numeric=numeric)
     # the schema's own check, on the header alone: refuse before any output is written
     enforce_schema(pd.DataFrame(columns=info.columns), prep.schema_, where=info.path)
@@ -128,18 +126,20 @@ def run_predict_step(
     rows_in = rows_out = 0
     scoring_s = 0.0
 
+    scorer = BatchScorer(
+        fitted, proba=with_proba, on_bad_rows=mode, keys=key_names, where=info.path, bad=bad
+    )
+    scorer.report = report
     sink = _Sink(out_path, out_format, stdout)
     try:
         for batch in _read_ahead(batches):
             first_row = rows_in + 1
             rows_in += len(batch)
-            batch = _bad_values(batch, numeric, mode, first_row, info.path, bad)
-            drift.update(batch)
             t0 = time.monotonic()
-            scored = fitted.predict_output(batch, report, where=info.path)
+            scored = scorer(batch, first_row, before_scoring=drift.update)
             scoring_s += time.monotonic() - t0
-            sink.write(_frame(fitted, batch, key_names, scored, with_proba))
-            rows_out += len(batch)
+            sink.write(scored)
+            rows_out += len(scored)
             if rows_in >= rows_per_batch:
                 say(f"scored {rows_out:,} rows")
         if rows_in == 0:
@@ -179,6 +179,57 @@ def run_predict_step(
         "config": config_doc(config),
     }
     return doc
+
+
+# -- the scoring path -----------------------------------------------------------------------
+
+
+def numeric_columns(prep: Any) -> list[str]:
+    """The columns the preprocessing reads as numbers (their text is parsed, or refused)."""
+    return [c for c, s in prep.state_.items() if s["action"] == "numeric" and not s.get("boolean")]
+
+
+class BatchScorer:
+    """What ``automl predict`` does to each batch between reading it and writing it: refuse,
+    drop or blank values that are not numbers, enforce the schema, preprocess, run every
+    member, and build the output frame (keys, ``prediction``, ``proba_<class>``).
+
+    ``search --max-latency-ms`` times a model through this same object, so a deployment
+    limit is measured on the path that will serve the rows.
+    """
+
+    def __init__(
+        self,
+        fitted: FittedModel,
+        *,
+        proba: bool = False,
+        on_bad_rows: str = "error",
+        keys: dict[str, str] | None = None,
+        where: str = "the input",
+        bad: dict[str, Any] | None = None,
+    ) -> None:
+        from automl_cli.core.schema import SchemaReport
+
+        self.fitted = fitted
+        self.proba = proba and fitted.task != "regression"
+        self.mode = on_bad_rows
+        self.keys = keys or {}
+        self.where = where
+        self.numeric = numeric_columns(fitted.preprocessor)
+        self.bad = bad if bad is not None else {"rows": [], "count": 0, "cells": 0, "columns": {}}
+        self.report = SchemaReport()
+
+    def __call__(
+        self,
+        batch: pd.DataFrame,
+        first_row: int = 1,
+        before_scoring: Callable[[pd.DataFrame], None] | None = None,
+    ) -> pd.DataFrame:
+        batch = _bad_values(batch, self.numeric, self.mode, first_row, self.where, self.bad)
+        if before_scoring is not None:
+            before_scoring(batch)
+        scored = self.fitted.predict_output(batch, self.report, where=self.where)
+        return _frame(self.fitted, batch, self.keys, scored, self.proba)
 
 
 # -- input checks ---------------------------------------------------------------------------
