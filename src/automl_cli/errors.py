@@ -24,8 +24,10 @@ __all__ = [
     "ArtifactCorruptError",
     "ArtifactError",
     "ArtifactNotFoundError",
+    "ArtifactTooLarge",
     "AutomlError",
     "DataError",
+    "LimitError",
     "LockedError",
     "OutOfMemoryError",
     "QualityGateError",
@@ -108,6 +110,18 @@ class QualityGateError(AutomlError):
 
     exit_code = EXIT_GATE
     default_hint = "the result was kept; inspect it, or relax the gate"
+
+
+class LimitError(AutomlError):
+    """No model meets a deployment limit (``--max-latency-ms``, ``--max-batch-ms-per-1k``,
+    ``--max-model-mb``): exit 5, like a failed quality gate, and no model is saved."""
+
+    exit_code = EXIT_GATE
+    default_hint = "relax the limit, or try faster or smaller --models such as linear,lgbm"
+
+
+class ArtifactTooLarge(LimitError):
+    """A version would be bigger than its writer's ``max_bytes``; nothing was committed."""
 
 
 class OutOfMemoryError(AutomlError):

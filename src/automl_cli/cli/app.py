@@ -403,6 +403,31 @@ def search(
             help="Run no trial: build the model from the shared study's finished trials.",
         ),
     ] = False,
+    max_latency_ms: Annotated[
+        float | None,
+        typer.Option(
+            "--max-latency-ms",
+            help="The saved model must score one row within this many milliseconds "
+            "(median, measured on this machine through automl predict's own path).",
+            rich_help_panel="Deployment limits (exit 5 if no model keeps to them)",
+        ),
+    ] = None,
+    max_batch_ms_per_1k: Annotated[
+        float | None,
+        typer.Option(
+            "--max-batch-ms-per-1k",
+            help="... and score 1,000 rows at once within this many milliseconds.",
+            rich_help_panel="Deployment limits (exit 5 if no model keeps to them)",
+        ),
+    ] = None,
+    max_model_mb: Annotated[
+        float | None,
+        typer.Option(
+            "--max-model-mb",
+            help="The saved model artifact (all its files) must take at most this many MB.",
+            rich_help_panel="Deployment limits (exit 5 if no model keeps to them)",
+        ),
+    ] = None,
 ) -> None:
     """Search models and hyperparameters, ensemble the best, and save a model artifact."""
 
@@ -424,6 +449,9 @@ def search(
             lock_timeout=state.lock_timeout,
             storage=storage,
             study=study,
+            max_latency_ms=max_latency_ms,
+            max_batch_ms_per_1k=max_batch_ms_per_1k,
+            max_model_mb=max_model_mb,
             finalize=finalize,
             progress=progress,
         )

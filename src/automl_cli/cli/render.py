@@ -162,18 +162,33 @@ def render_runs_show(console: Console, doc: dict[str, Any]) -> None:
 
 
 def render_search(console: Console, doc: dict[str, Any], verbose: bool = False) -> None:
+    limits = doc.get("limits") or {}
+    measures = [
+        (key, head)
+        for key, head, limit in (
+            ("latency_ms", "ms/row", "max_latency_ms"),
+            ("batch_ms_per_1k", "ms/1k rows", "max_batch_ms_per_1k"),
+            ("size_mb", "MB", "max_model_mb"),
+        )
+        if limits.get(limit) is not None
+    ]
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
-    for name in ("trial", "family", doc["metric"], "± std", "fit s", "weight"):
+    heads = ["trial", "family", doc["metric"], "± std", "fit s", *(h for _, h in measures)]
+    for name in [*heads, "weight"]:
         table.add_column(name, justify="left" if name == "family" else "right")
     for row in doc["leaderboard"]:
         if row["state"] != "complete":
             continue
+        cells = [f"{row[k]:.3g}" if row.get(k) is not None else "—" for k, _ in measures]
+        if measures and row.get("within_limits") is False:
+            cells = [f"[red]{c}[/red]" for c in cells]
         table.add_row(
             str(row["trial"]),
             row["family"],
             f"{row['score']:.4f}",
             f"{row['score_std']:.4f}",
             f"{row['fit_time_s']:.1f}",
+            *cells,
             f"{row['ensemble_weight']:.2f}" if row["ensemble_weight"] else "",
         )
     console.print(table)
@@ -188,6 +203,16 @@ def render_search(console: Console, doc: dict[str, Any], verbose: bool = False) 
         f"cross-validated {doc['metric']}: [bold]{doc['cv_score']:.4f}[/bold] "
         f"(best single model {doc['best_single']:.4f}); model = {parts}"
     )
+    if doc.get("size_mb") is not None:
+        speed = (
+            f"; {doc['latency_ms']:.2f} ms per row" if doc.get("latency_ms") is not None else ""
+        ) + (
+            f", {doc['batch_ms_per_1k']:.1f} ms per 1,000 rows"
+            if doc.get("batch_ms_per_1k") is not None
+            else ""
+        )
+        kept = " (within the limits)" if limits else ""
+        console.print(f"model size {doc['size_mb']:.3g} MB{speed}{kept}")
     if verbose:
         for name, item in doc.get("config", {}).items():
             console.print(f"[dim]setting {name} = {item['value']!r} (from {item['source']})[/dim]")

@@ -7,6 +7,7 @@ predictions it costs no training, and it is kept only when it beats the best sin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,11 +32,16 @@ def greedy_ensemble(
     n_classes: int,
     *,
     rounds: int = 40,
+    fits: Callable[[frozenset[int]], bool] | None = None,
 ) -> EnsembleResult:
     """Select weights for ``outputs`` (same shape each) that minimise ``metric.loss`` on ``y``.
 
     Only rows every output predicts are scored: a big table is validated on one holdout
     split, so the other rows' out-of-fold predictions are NaN.
+
+    ``fits(members)`` says whether a set of candidate indices keeps to the deployment's
+    limits (latency and size add up over distinct members); a candidate is added only when
+    the set with it still fits. Picking one already in the set again always fits.
     """
     rows = np.ones(len(y), dtype=bool)
     for out in outputs:
@@ -44,14 +50,23 @@ def greedy_ensemble(
     if not rows.all():
         y, outputs = y[rows], [out[rows] for out in outputs]
     losses = [metric.loss(y, out, n_classes) for out in outputs]
-    best = int(np.nanargmin(losses))
+    allowed = [
+        loss if fits is None or fits(frozenset([i])) else np.nan for i, loss in enumerate(losses)
+    ]
+    if np.all(np.isnan(allowed)):
+        raise ValueError("no candidate keeps to the limits on its own")
+    best = int(np.nanargmin(allowed))
     counts = np.zeros(len(outputs), dtype=int)
     counts[best] = 1
     current = outputs[best].astype("float64").copy()
     best_loss, best_counts = losses[best], counts.copy()
     for size in range(2, rounds + 1):
+        chosen = frozenset(int(i) for i in np.flatnonzero(counts))
         trial_losses = [
-            metric.loss(y, (current * (size - 1) + out) / size, n_classes) for out in outputs
+            metric.loss(y, (current * (size - 1) + out) / size, n_classes)
+            if fits is None or i in chosen or fits(chosen | {i})
+            else np.nan
+            for i, out in enumerate(outputs)
         ]
         pick = int(np.nanargmin(trial_losses))
         counts[pick] += 1

@@ -20,6 +20,7 @@ import inspect
 import math
 import re
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -292,6 +293,7 @@ class Preprocessor(_Params):
         return self.transform(X, variant=variant, y=y)
 
     def _fit(self, X: pd.DataFrame, y: pd.Series | None) -> None:
+        self.__dict__.pop("_runtime_cache", None)  # built from the state this fit replaces
         columns = list(map(str, X.columns))
         if len(set(columns)) != len(columns):
             raise DataError("the table has duplicate column names")
@@ -555,7 +557,8 @@ class Preprocessor(_Params):
         parts[f"{name}__freq"] = parts[f"{name}__freq"].to_numpy()
         te = state.get("target_encoding")
         if te is not None:
-            encoded = _apply_target_encoding(enc_keys, te, y, self.task_ or "", self.seed)
+            table = self._cached(("te", col), lambda: _te_table(te))
+            encoded = _apply_target_encoding(enc_keys, te, y, self.task_ or "", self.seed, table)
             for j in range(encoded.shape[1]):
                 parts[f"{name}__te{j}" if encoded.shape[1] > 1 else f"{name}__te"] = encoded[:, j]
 
@@ -582,18 +585,20 @@ class Preprocessor(_Params):
     def _text(
         self, values: pd.Series, col: str, state: dict[str, Any], parts: dict[str, Any]
     ) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
         vocab = state["vocabulary"]
-        vec = TfidfVectorizer(
-            vocabulary=vocab, stop_words="english", lowercase=True, dtype=np.float64
-        )
-        vec.fit(["".join(vocab[:1])])  # builds the analyzer; idf is set below
-        vec.idf_ = np.asarray(state["idf"], dtype="float64")
+        vec = self._cached(("tfidf", col), lambda: _vectorizer(vocab, state["idf"]))
         matrix = vec.transform(values.astype("string").fillna("").tolist()).toarray()
         name = _safe(col)
         for j, term in enumerate(vocab):
             parts[f"{name}__w_{_safe(term)}"] = matrix[:, j]
+
+    def _cached(self, key: tuple[str, str], build: Callable[[], Any]) -> Any:
+        """Objects rebuilt from the fitted state (a vectorizer, a lookup table), built once
+        per loaded preprocessor: rebuilding them per call was most of a one-row predict."""
+        cache: dict[tuple[str, str], Any] = self.__dict__.setdefault("_runtime_cache", {})
+        if key not in cache:
+            cache[key] = build()
+        return cache[key]
 
     # -- persistence ------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -718,9 +723,23 @@ def _fit_target_encoding(
     }
 
 
-def _lookup(keys: pd.Series, te: dict[str, Any]) -> np.ndarray:
+def _vectorizer(vocab: list[str], idf: list[float]) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(vocabulary=vocab, stop_words="english", lowercase=True, dtype=np.float64)
+    vec.fit(["".join(vocab[:1])])  # builds the analyzer; idf is set below
+    vec.idf_ = np.asarray(idf, dtype="float64")
+    return vec
+
+
+def _te_table(te: dict[str, Any]) -> pd.DataFrame:
+    return pd.DataFrame.from_dict(te["values"], orient="index", dtype="float64")
+
+
+def _lookup(keys: pd.Series, te: dict[str, Any], table: pd.DataFrame | None = None) -> np.ndarray:
     prior = np.asarray(te["prior"], dtype="float64")
-    table = pd.DataFrame.from_dict(te["values"], orient="index", dtype="float64")
+    if table is None:
+        table = _te_table(te)
     if table.empty:
         return np.tile(prior, (len(keys), 1))
     out = np.array(table.reindex(keys.to_numpy()).to_numpy(dtype="float64"), copy=True)
@@ -730,12 +749,17 @@ def _lookup(keys: pd.Series, te: dict[str, Any]) -> np.ndarray:
 
 
 def _apply_target_encoding(
-    levelled: pd.Series, te: dict[str, Any], y: np.ndarray | None, task: str, seed: int
+    levelled: pd.Series,
+    te: dict[str, Any],
+    y: np.ndarray | None,
+    task: str,
+    seed: int,
+    table: pd.DataFrame | None = None,
 ) -> np.ndarray:
     """Encoded columns; with ``y`` (training rows) each row's value comes from other folds."""
     keys = levelled.fillna("__missing__").astype("object").reset_index(drop=True)
     if y is None:
-        return _lookup(keys, te)
+        return _lookup(keys, te, table)
     n_classes = len(te["prior"])
     folds = np.random.default_rng(seed).permutation(len(keys)) % TE_FOLDS
     out = np.empty((len(keys), len(te["prior"])), dtype="float64")

@@ -46,6 +46,7 @@ class SearchSettings:
     n_jobs: int = 2
     keep_models: int = 10  # fold models kept for the best trials (ensemble without refit)
     keep_bytes: int = 96 * 2**20  # ... and at most this much memory for them
+    constrained: bool = False  # deployment limits: TPE learns where trials break them
 
 
 @dataclass
@@ -64,6 +65,18 @@ class TrialRecord:
     error: str | None = None
     worker: str | None = None  # host:pid of the process that ran it (shared studies)
     remote: bool = False  # run by another worker: its OOF came through the storage, no models
+    # measured on fold model 0 when deployment limits are set (``assess``):
+    latency_ms: float | None = None  # one row through predict's scoring path
+    model_ms: float | None = None  # ... of which the learner's own call
+    batch_ms_per_1k: float | None = None  # 1,000 rows through predict's scoring path
+    model_batch_ms_per_1k: float | None = None  # ... of which the learner's own call
+    size_bytes: int | None = None  # saved size, scaled to a model refit on all rows
+    artifact_bytes: int | None = None  # ... plus the artifact's other files: it alone, saved
+    limit_excess: float = 0.0  # > 0: breaks a limit by this fraction (0.2 = 20 % over)
+
+    @property
+    def feasible(self) -> bool:
+        return self.limit_excess <= 0
 
     @property
     def loss(self) -> float:
@@ -167,6 +180,7 @@ def run_search(
     study_name: str = "automl-search",
     shared: bool = False,
     on_trial: Callable[[TrialRecord, TrialRecord | None], None] | None = None,
+    assess: Callable[[TrialRecord, float], None] | None = None,
 ) -> SearchResult:
     """Run the study until ``settings.trials`` trials, the ``deadline`` (time.monotonic), or Ctrl-C.
 
@@ -174,6 +188,10 @@ def run_search(
     finished trial then publishes its out-of-fold predictions and settings in the storage,
     and the result also holds every other worker's finished trials (``remote``, without
     fold models), so any process can build the ensemble from all of them.
+
+    ``assess(record, seconds_left)`` measures a finished trial against deployment limits
+    (latency, size) and sets its ``limit_excess``; with ``settings.constrained`` the sampler
+    is told, so TPE steers away from configurations that break them.
     """
     import optuna
 
@@ -190,6 +208,7 @@ def run_search(
         group=True,
         n_startup_trials=10,
         warn_independent_sampling=False,
+        constraints_func=_limit_excess if settings.constrained else None,
     )
     pruner = optuna.pruners.PercentilePruner(75.0, n_startup_trials=8, n_warmup_steps=0)
     study = optuna.create_study(
@@ -290,7 +309,10 @@ def run_search(
         record.oof = oof
         record.models = models
         record.model_bytes = sum(m.model_bytes() for m in models)
-        if best is None or record.loss < best.loss:
+        if assess is not None:
+            assess(record, remaining())
+            trial.set_user_attr("limit_excess", record.limit_excess)
+        if record.feasible and (best is None or record.loss < best.loss):
             best = record
         _keep_best_models(records, settings.keep_models, settings.keep_bytes)
         if on_trial is not None:
@@ -324,6 +346,21 @@ def run_search(
     if shared:
         records += _remote_records(study, {r.number for r in records})
     return SearchResult(records, folds, interrupted, stopped_by)
+
+
+def _limit_excess(trial: Any) -> tuple[float]:
+    """Optuna's constraint value: feasible at 0 or below (unmeasured trials count as such)."""
+    return (float(trial.user_attrs.get("limit_excess", 0.0)),)
+
+
+LIMIT_FIELDS = (
+    "latency_ms",
+    "model_ms",
+    "batch_ms_per_1k",
+    "model_batch_ms_per_1k",
+    "size_bytes",
+    "artifact_bytes",
+)
 
 
 def _threads_beside_local_workers(study: Any, me: str, n_jobs: int) -> int:
@@ -366,6 +403,7 @@ def _publish(trial: Any, record: TrialRecord) -> None:
     trial.set_user_attr("fit_seconds", record.fit_seconds)
     trial.set_user_attr("iterations", record.iterations)
     trial.set_user_attr("worker", record.worker)
+    trial.set_user_attr("limits", {k: getattr(record, k) for k in LIMIT_FIELDS})
     trial.set_user_attr(
         "oof",
         {
@@ -407,7 +445,11 @@ def _remote_records(study: Any, local: set[int]) -> list[TrialRecord]:
             iterations=list(attrs.get("iterations", [])),
             worker=attrs.get("worker"),
             remote=True,
+            limit_excess=float(attrs.get("limit_excess", 0.0)),
         )
+        for key, value in (attrs.get("limits") or {}).items():
+            if key in LIMIT_FIELDS:
+                setattr(record, key, value)
         packed = attrs.get("oof")
         if record.state == "complete":
             if not packed or not record.fold_losses:
@@ -451,11 +493,16 @@ def _tell_stopped(study: Any, current: list[int]) -> None:
 
 def _keep_best_models(records: list[TrialRecord], keep: int, keep_bytes: int) -> None:
     """Fold models cost memory: keep them only for the best ``keep`` complete trials, within
-    ``keep_bytes`` in all (the best trial's are always kept)."""
+    ``keep_bytes`` in all (the best trial's are always kept). A trial that breaks a
+    deployment limit can never be a member: its models go at once."""
     ranked = sorted(
         (r for r in records if r.state == "complete" and r.models is not None),
         key=lambda r: r.loss,
     )
+    for r in ranked:
+        if not r.feasible:
+            r.models = None
+    ranked = [r for r in ranked if r.feasible]
     held = 0
     for i, r in enumerate(ranked):
         if i == 0 or (i < keep and held + r.model_bytes <= keep_bytes):

@@ -25,11 +25,14 @@ from automl_cli.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
     ArtifactCorruptError,
+    ArtifactTooLarge,
     AutomlError,
+    LimitError,
     Terminated,
     UsageError,
 )
 from automl_cli.steps._common import config_doc, noop, open_step
+from automl_cli.steps._limits import Assessor, Limits
 from automl_cli.steps.prep import (
     DEFAULTS as PREP_DEFAULTS,
 )
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from automl_cli.core.io import TableInfo
+    from automl_cli.core.latency import Timing
     from automl_cli.core.learners._base import Learner
     from automl_cli.core.preprocessing import Preprocessor
     from automl_cli.core.schema import SchemaReport
@@ -61,6 +65,10 @@ DEFAULT_JOBS = 2  # threads per fit: this machine class has 2 cores
 # Files a same-seed re-run rewrites with other bytes: fit timings, the study's timestamps.
 VOLATILE = ("leaderboard.csv", "study.db")
 ENSEMBLE_CANDIDATES = 10
+TIMING_ROWS = 200  # training rows kept to time models on (single rows cycle through them)
+LIMIT_ATTEMPTS = 3  # ensembles tried, each under tighter estimates, before giving up
+LEADERBOARD_ROW_BYTES = 400  # size estimates before the files exist
+SPEC_BYTES = 24_000  # model.json + manifest.json
 DEFAULTS: dict[str, Any] = {
     **PREP_DEFAULTS,
     "time_budget": None,
@@ -71,6 +79,10 @@ DEFAULTS: dict[str, Any] = {
     "jobs": None,  # threads per fit (default 2); AUTOML_JOBS=1 when several runs share cores
     "storage": None,  # an Optuna storage URL shared by several processes (see core.studies)
     "study": None,  # the shared study's name (default: automl-search)
+    # deployment limits (steps._limits): the saved model must keep to each one that is set
+    "max_latency_ms": None,
+    "max_batch_ms_per_1k": None,
+    "max_model_mb": None,
 }
 
 
@@ -193,6 +205,9 @@ def run_search_step(
     lock_timeout: float | None = None,
     storage: str | None = None,
     study: str | None = None,
+    max_latency_ms: float | None = None,
+    max_batch_ms_per_1k: float | None = None,
+    max_model_mb: float | None = None,
     finalize: bool = False,
     worker_only: bool = False,
     extra_settings: dict[str, Any] | None = None,
@@ -210,6 +225,7 @@ def run_search_step(
     ``extra_settings`` are settings a worker takes from the study (prep's, above all).
     """
     from automl_cli.core.io import check_target, read_table
+    from automl_cli.core.latency import sample_rows
     from automl_cli.core.learners import FAMILIES, default_families
     from automl_cli.core.metrics import get_metric
     from automl_cli.core.preprocessing import encode_target
@@ -233,6 +249,9 @@ def run_search_step(
             "lock_timeout": lock_timeout,
             "storage": storage,
             "study": study,
+            "max_latency_ms": max_latency_ms,
+            "max_batch_ms_per_1k": max_batch_ms_per_1k,
+            "max_model_mb": max_model_mb,
             **(extra_settings or {}),
         },
         DEFAULTS,
@@ -279,6 +298,7 @@ def run_search_step(
         )
     hard_deadline = None if budget is None else started + float(budget)
     seed_value = int(config["seed"].value)
+    limits = Limits.from_config(config)
 
     if given is None:
         say(f"reading {data}")
@@ -314,6 +334,8 @@ def run_search_step(
     features = {
         v: prep.transform(X_raw, variant=v, y=y_raw if v == "encoded" else None) for v in variants
     }
+    # rows the chosen model (and, under limits, every trial) is timed on, as predict reads them
+    timing_rows = sample_rows(X_raw, min(len(X_raw), TIMING_ROWS), seed_value)
     del X_raw
 
     settings = SearchSettings(
@@ -326,12 +348,15 @@ def run_search_step(
         trials=None if n_trials is None else int(n_trials),
         keep_models=ENSEMBLE_CANDIDATES,
         n_jobs=jobs,
+        constrained=limits.active,
     )
     search_deadline = None
     if hard_deadline is not None:
-        # ensemble and saving; a refit happens only when it fits in what is left, else the
-        # fold models are kept, so this need not cover training
+        # ensemble, timing and saving; a refit happens only when it fits in what is left,
+        # else the fold models are kept, so this need not cover training
         reserve = 1.5 + 0.06 * float(budget)
+        if limits.active:  # the chosen model is timed, and may be chosen again, before saving
+            reserve += 1.0 + 0.04 * float(budget)
         search_deadline = hard_deadline - reserve
     workdir = Path(tempfile.mkdtemp(prefix="automl-search-"))
     try:
@@ -340,11 +365,16 @@ def run_search_step(
             study_storage = _join_study(
                 storage_url,
                 study_name,
-                _study_meta(info, target_name, task_name, scorer.name, config, families, prep),
+                _study_meta(
+                    info, target_name, task_name, scorer.name, config, families, prep, limits
+                ),
                 say,
             )
 
+        seen = [0]  # trials so far (the leaderboard's rows)
+
         def on_trial(record: TrialRecord, best: TrialRecord | None) -> None:
+            seen[0] += 1
             elapsed = time.monotonic() - started
             limit = f"/{float(budget):.0f}" if budget is not None else ""
             best_txt = (
@@ -357,6 +387,41 @@ def run_search_step(
                 f"{record.state} · {best_txt}"
             )
 
+        def make_model(parts: list[tuple[Any, list[Learner]]]) -> FittedModel:
+            return FittedModel(
+                task_name,
+                classes,
+                prep,
+                [Member(r.family, 1.0 / len(parts), r.params, lrn, "refit") for r, lrn in parts],
+                scorer.name,
+            )
+
+        def overhead_bytes() -> int:
+            """The files a model holds besides its members, as they stand now."""
+            study_file = workdir / "study.db"
+            return (
+                prep_art.file(PREPROCESSOR_FILE).stat().st_size
+                + (study_file.stat().st_size if study_file.is_file() else 0)
+                + _oof_bytes(len(y), n_classes, per_trial=False)
+                + LEADERBOARD_ROW_BYTES * (seen[0] + 1)
+                + SPEC_BYTES
+            )
+
+        assessor = None
+        if limits.active:
+            assessor = Assessor(
+                limits,
+                make_model,
+                timing_rows,
+                {v: prep.transform(timing_rows, variant=v) for v in variants},
+                overhead_bytes,
+            )
+            say(f"deployment limits: {limits.describe()}")
+
+        def assess(record: TrialRecord, seconds_left: float) -> None:
+            assert assessor is not None
+            assessor(record, seconds_left)
+
         say(f"searching {', '.join(families)} ({scorer.name}, {settings.cv}-fold)")
         with _ctrl_c_stops_the_search(say):
             result = run_search(
@@ -368,6 +433,7 @@ def run_search_step(
                 study_name=study_name,
                 shared=bool(storage_url),
                 on_trial=on_trial,
+                assess=assess if assessor is not None else None,
             )
         if worker_only:
             return _worker_doc(result, study_name, config, scorer, started)
@@ -381,31 +447,55 @@ def run_search_step(
                 "no model finished within the time budget",
                 hint="raise --time-budget, or try cheaper --models such as linear,lgbm",
             )
+        refits: dict[int, Member] = {}  # trial → its refit member, reused if chosen again
+
+        def build(slack: float) -> tuple[list[Member], dict[str, Any]]:
+            members, info = _ensemble(result, y, scorer, n_classes, assessor, slack)
+            members = _refit_or_bag(
+                members,
+                features,
+                y,
+                settings,
+                hard_deadline,
+                result.interrupted,
+                say,
+                refits,
+                one_fold=limits.active,
+            )
+            return members, info
+
+        def save(members: list[Member], ens: dict[str, Any], timing: Timing | None) -> Artifact:
+            say("saving the model artifact")
+            return _save(
+                project,
+                members,
+                result,
+                prep,
+                prep_art,
+                profile_art,
+                info,
+                config,
+                scorer,
+                classes,
+                ens,
+                workdir,
+                seed_value,
+                len(y),
+                dropped_rows,
+                budget,
+                timing,
+                limits,
+            )
+
         say("building the ensemble")
-        members, ensemble_info = _ensemble(result, y, scorer, n_classes)
-        members = _refit_or_bag(
-            members, features, y, settings, hard_deadline, result.interrupted, say
-        )
-        say("saving the model artifact")
-        art = _save(
-            project,
-            members,
-            result,
-            prep,
-            prep_art,
-            profile_art,
-            info,
-            config,
-            scorer,
-            classes,
-            ensemble_info,
-            workdir,
-            seed_value,
-            len(y),
-            dropped_rows,
-            started,
-            budget,
-        )
+        if assessor is None:
+            members, ensemble_info = build(1.0)
+            timing = _time_default(make_model, members, timing_rows, hard_deadline)
+            art = save(members, ensemble_info, timing)
+        else:
+            art, members, ensemble_info = _within_limits(
+                result, limits, assessor, build, save, make_model, hard_deadline, say
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     wall = time.monotonic() - started
@@ -431,6 +521,10 @@ def run_search_step(
         "stopped_by": result.stopped_by,
         "time_budget": budget,
         "wall_time_s": round(wall, 2),
+        "size_mb": round(art.manifest["size_bytes"] / 1e6, 3),
+        "latency_ms": art.manifest["metrics"].get("latency_ms"),
+        "batch_ms_per_1k": art.manifest["metrics"].get("batch_ms_per_1k"),
+        "limits": limits.to_dict() if limits.active else None,
         "leaderboard": _leaderboard_rows(result, scorer, members)[:10],
         "config": config_doc(config),
     }
@@ -491,18 +585,28 @@ def _matching_prep(
 
 
 def _ensemble(
-    result: SearchResult, y: np.ndarray, scorer: Any, n_classes: int
+    result: SearchResult,
+    y: np.ndarray,
+    scorer: Any,
+    n_classes: int,
+    assessor: Assessor | None = None,
+    slack: float = 1.0,
 ) -> tuple[list[Member], dict[str, Any]]:
+    """Greedy ensemble over the best candidates; under limits, only sets that keep to
+    ``slack`` × each limit by the trials' measured costs (ValueError if none can)."""
     import numpy as np
 
     from automl_cli.core.ensemble import greedy_ensemble
 
     # another worker's trial has no fold models here; it is refit if chosen
-    candidates = [t for t in result.complete() if t.models is not None or t.remote][
-        :ENSEMBLE_CANDIDATES
-    ]
+    candidates = [
+        t for t in result.complete() if (t.models is not None or t.remote) and t.feasible
+    ][:ENSEMBLE_CANDIDATES]
+    if not candidates:
+        raise ValueError("no candidate keeps to the limits on its own")
     outputs = [t.oof for t in candidates if t.oof is not None]
-    found = greedy_ensemble(outputs, y, scorer, n_classes)
+    fits = None if assessor is None else assessor.fits(candidates, slack)
+    found = greedy_ensemble(outputs, y, scorer, n_classes, fits=fits)
     use_ensemble = len(found.weights) > 1 and found.loss < found.single_loss
     weights = found.weights if use_ensemble else {found.single_best: 1.0}
     members = [
@@ -540,8 +644,15 @@ def _refit_or_bag(
     hard_deadline: float | None,
     interrupted: bool,
     say: Callable[[str], None],
+    refits: dict[int, Member] | None = None,
+    one_fold: bool = False,
 ) -> list[Member]:
-    """Refit each member on all rows when the time model says it fits; else keep fold models."""
+    """Refit each member on all rows when the time model says it fits; else keep fold models.
+
+    ``refits`` holds members already refit (by trial), reused when chosen again. With
+    ``one_fold`` (deployment limits), a member that cannot be refit in time keeps only its
+    first fold model: the one its latency and size were measured on."""
+    refits = {} if refits is None else refits
     import numpy as np
 
     from automl_cli.core.learners import make_learner
@@ -550,6 +661,9 @@ def _refit_or_bag(
     if interrupted:
         # no time to train another worker's chosen trial: keep the members this process has
         kept = [m for m in members if m.learners]
+        if one_fold:
+            for m in kept:
+                m.learners = m.learners[:1]
         if not kept:
             raise AutomlError("interrupted before any chosen model could be trained here")
         total = sum(m.weight for m in kept)
@@ -559,11 +673,18 @@ def _refit_or_bag(
     n_rows = len(y)
     refitted: list[Member] = []
     for member in members:
+        if member.trial in refits:
+            done = refits[member.trial]
+            refitted.append(Member(done.family, member.weight, done.params, done.learners, "refit"))
+            refitted[-1].trial = member.trial
+            continue
         fold_models = member.learners
         train_share = 1.0 - 1.0 / max(len(fold_models), 2)
         estimate = max(member.fold_seconds, 0.05) / max(train_share, 0.5) * 1.3
         too_late = hard_deadline is not None and time.monotonic() + estimate > hard_deadline - 1.0
         if too_late and fold_models:  # without fold models (another worker's) it must be refit
+            if one_fold:
+                member.learners = fold_models[:1]
             refitted.append(member)
             continue
         params = dict(member.params)
@@ -584,13 +705,17 @@ def _refit_or_bag(
         refitted.append(
             Member(member.family, member.weight, params, [learner], "refit", member.trial)
         )
+        refits[member.trial] = refitted[-1]
     return refitted
 
 
 def _leaderboard_rows(
-    result: SearchResult, scorer: Any, members: list[Member]
+    result: SearchResult, scorer: Any, members: list[Member], limits: Limits | None = None
 ) -> list[dict[str, Any]]:
+    """One row per trial; under deployment limits, what each candidate measured and
+    whether it kept to them (empty where nothing was measured)."""
     weights = {m.trial: m.weight for m in members}
+    active = limits is not None and limits.active
     rows = []
     for t in sorted(result.trials, key=lambda t: (t.state != "complete", t.loss)):
         rows.append(
@@ -607,9 +732,150 @@ def _leaderboard_rows(
                 "params": json.dumps(t.params, sort_keys=True, default=str),
                 "error": t.error,
                 "worker": t.worker,
+                "latency_ms": _round(t.latency_ms, 3),
+                "batch_ms_per_1k": _round(t.batch_ms_per_1k, 3),
+                "size_mb": _round(None if t.artifact_bytes is None else t.artifact_bytes / 1e6, 4),
+                "within_limits": (t.feasible if t.state == "complete" else None)
+                if active
+                else None,
             }
         )
     return rows
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def _timing_metrics(timing: Timing) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if timing.latency_ms is not None:
+        out["latency_ms"] = round(timing.latency_ms, 3)
+    if timing.batch_ms_per_1k is not None:
+        out["batch_ms_per_1k"] = round(timing.batch_ms_per_1k, 3)
+    return out
+
+
+def _oof_bytes(n_rows: int, n_classes: int, *, per_trial: bool) -> int:
+    """What oof.parquet will take, roughly: 8 bytes per value (floats barely compress)."""
+    outputs = max(n_classes, 1)
+    columns = 2 + outputs * (1 + (ENSEMBLE_CANDIDATES if per_trial else 0))
+    return 8 * n_rows * columns + 4096
+
+
+def _time_default(
+    make_model: Callable[[list[tuple[Any, list[Learner]]]], FittedModel],
+    members: list[Member],
+    rows: pd.DataFrame,
+    hard_deadline: float | None,
+) -> Timing | None:
+    """The chosen model's single-row latency for the manifest, when the budget leaves time."""
+    from automl_cli.core.latency import time_scoring
+    from automl_cli.steps.predict import BatchScorer
+
+    left = math.inf if hard_deadline is None else hard_deadline - time.monotonic()
+    if left < 2.0:
+        return None
+    model = _as_model(make_model, members)
+    scorer = BatchScorer(model, proba=model.task != "regression")
+    return time_scoring(scorer, rows, single_calls=9, max_seconds=min(0.5, left / 10))
+
+
+def _as_model(
+    make_model: Callable[[list[tuple[Any, list[Learner]]]], FittedModel], members: list[Member]
+) -> FittedModel:
+    """The members as the saved model will run them (weights and fits as chosen)."""
+    model = make_model([])
+    model.members = members
+    return model
+
+
+def _within_limits(
+    result: SearchResult,
+    limits: Limits,
+    assessor: Assessor,
+    build: Callable[[float], tuple[list[Member], dict[str, Any]]],
+    save: Callable[[list[Member], dict[str, Any], Timing | None], Artifact],
+    make_model: Callable[[list[tuple[Any, list[Learner]]]], FittedModel],
+    hard_deadline: float | None,
+    say: Callable[[str], None],
+) -> tuple[Artifact, list[Member], dict[str, Any]]:
+    """Choose, refit, time and save a model that keeps to every limit, or exit 5.
+
+    Estimates come from the trials' fold models; the chosen model is measured again after
+    its refit (time through predict's path; size at commit). When it breaks a limit, the
+    ensemble is chosen again with estimates scaled by how far off they were.
+    """
+    measured: list[dict[str, Any]] = []
+    slack = 1.0
+    for attempt in range(LIMIT_ATTEMPTS):
+        left = math.inf if hard_deadline is None else hard_deadline - time.monotonic()
+        if left < 1.0:
+            break
+        try:
+            members, info = build(slack)
+        except ValueError:
+            break  # no candidate keeps to the limits even on its own
+        names = "+".join(f"{m.family}#{m.trial}" for m in members)
+        timing = assessor.time_final(_as_model(make_model, members), min(2.0, left / 5))
+        over = limits.excess(timing.latency_ms, timing.batch_ms_per_1k, None)
+        if over > 0:
+            measured.append({"model": names, **_timing_metrics(timing)})
+            say(f"{names} breaks the limits once refit ({_measured_text(measured[-1])}); "
+                "choosing again")  # fmt: skip
+            slack *= 0.95 / (1.0 + over)
+            continue
+        try:
+            return save(members, info, timing), members, info
+        except ArtifactTooLarge as exc:
+            size = int(exc.details["size_bytes"])
+            measured.append({"model": names, "artifact_bytes": size, **_timing_metrics(timing)})
+            say(f"{names} would take {size / 1e6:.2f} MB; choosing again")
+            slack *= 0.95 * float(exc.details["max_bytes"]) / size
+        if attempt == LIMIT_ATTEMPTS - 1:
+            break
+    raise _limit_error(result, limits, measured)
+
+
+def _measured_text(m: dict[str, Any]) -> str:
+    parts = []
+    if m.get("latency_ms") is not None:
+        parts.append(f"{m['latency_ms']:.2f} ms per row")
+    if m.get("batch_ms_per_1k") is not None:
+        parts.append(f"{m['batch_ms_per_1k']:.1f} ms per 1,000 rows")
+    if m.get("artifact_bytes") is not None:
+        parts.append(f"{m['artifact_bytes'] / 1e6:.2f} MB")
+    return ", ".join(parts)
+
+
+def _limit_error(
+    result: SearchResult, limits: Limits, measured: list[dict[str, Any]]
+) -> LimitError:
+    """Exit 5, naming the best figure found for each limit (trials' estimates and the
+    chosen models' measurements alike), so the user knows how far to relax it."""
+    done = [t for t in result.trials if t.state == "complete"]
+    found: list[str] = []
+    for key, limit, unit, scale in (
+        ("latency_ms", limits.latency_ms, "ms per row", 1.0),
+        ("batch_ms_per_1k", limits.batch_ms_per_1k, "ms per 1,000 rows", 1.0),
+        ("artifact_bytes", limits.model_mb, "MB", 1e-6),
+    ):
+        if limit is None:
+            continue
+        values = [(float(v), f"{t.family} trial {t.number}") for t in done
+                  if (v := getattr(t, key)) is not None]  # fmt: skip
+        values += [(float(m[key]), m["model"]) for m in measured if m.get(key) is not None]
+        if values:
+            best, where = min(values)
+            found.append(f"the smallest found is {best * scale:.3g} {unit} ({where})")
+    detail = "; ".join(found) if found else "no model finished to measure"
+    return LimitError(
+        f"no model keeps to the limits ({limits.describe()}): {detail}",
+        hint="relax the limit, give a longer --time-budget, or try faster or smaller --models "
+        "such as linear,lgbm",
+        limits=limits.to_dict(),
+        measured=measured,
+    )
 
 
 def _save(
@@ -628,15 +894,20 @@ def _save(
     seed: int,
     n_rows: int,
     dropped_rows: int,
-    started: float,
     budget: float | None,
+    timing: Timing | None,
+    limits: Limits,
 ) -> Artifact:
+    """Write the model version; with ``--max-model-mb`` the store refuses to commit one
+    bigger than that (ArtifactTooLarge), and the candidates' own OOF columns are left out
+    (only the model's are needed by ``evaluate``)."""
     import numpy as np
     import pandas as pd
 
-    leaderboard = pd.DataFrame(_leaderboard_rows(result, scorer, members))
+    leaderboard = pd.DataFrame(_leaderboard_rows(result, scorer, members, limits))
     oof_columns: dict[str, Any] = {}
-    for t in result.complete()[:ENSEMBLE_CANDIDATES]:
+    per_trial = limits.model_mb is None
+    for t in result.complete()[:ENSEMBLE_CANDIDATES] if per_trial else []:
         assert t.oof is not None
         if t.oof.ndim == 1:
             oof_columns[f"trial_{t.number}"] = t.oof
@@ -645,6 +916,7 @@ def _save(
                 oof_columns[f"trial_{t.number}_class_{j}"] = t.oof[:, j]
     with project.new_artifact("model", seed=seed) as writer:
         writer.volatile.update(VOLATILE)
+        writer.max_bytes = limits.max_bytes
         writer.add_input(info.path, info.sha256, info.size, rows=info.rows, format=info.format)
         writer.add_parent(prep_art)
         writer.add_parent(profile_art)
@@ -714,6 +986,7 @@ def _save(
                 "rows_without_target": dropped_rows,
                 "time_budget_s": budget,
                 "stopped_by": result.stopped_by,
+                **({} if timing is None else _timing_metrics(timing)),
             }
         )
     assert writer.result is not None
@@ -742,8 +1015,12 @@ def _study_meta(
     config: dict[str, Any],
     families: list[str],
     prep: Preprocessor,
+    limits: Limits,
 ) -> dict[str, Any]:
-    """What every worker of a study must agree on, and where a worker finds the data."""
+    """What every worker of a study must agree on, and where a worker finds the data.
+
+    Deployment limits are part of it when set: every worker measures its trials against
+    them, so the finishing process can choose among all of them."""
     import hashlib
 
     fingerprint = hashlib.sha256(
@@ -760,6 +1037,7 @@ def _study_meta(
         "families": list(families),
         "prep_settings": {k: config[k].value for k in PREP_DEFAULTS},
         "prep_fingerprint": fingerprint,
+        **({"limits": limits.to_dict()} if limits.active else {}),
     }
 
 
@@ -779,7 +1057,8 @@ def _join_study(url: str, name: str, meta: dict[str, Any], say: Callable[[str], 
         study.set_user_attr("automl", meta)
         say(f"created study '{name}' in {redact(url)}")
         return storage
-    differs = [key for key in meta if key != "data" and found.get(key) != meta[key]] + (
+    keys = [*meta, *(["limits"] if "limits" in found and "limits" not in meta else [])]
+    differs = [key for key in keys if key != "data" and found.get(key) != meta.get(key)] + (
         ["data sha256"] if found.get("data", {}).get("sha256") != meta["data"]["sha256"] else []
     )
     if differs:

@@ -76,6 +76,7 @@ def run_worker(
         lock_timeout=lock_timeout,
         storage=storage,
         study=study,
+        **dict(meta.get("limits") or {}),  # the study's deployment limits, if it has any
         worker_only=True,
         extra_settings={k: v for k, v in prep_settings.items() if k not in ("target", "task")},
         progress=progress,

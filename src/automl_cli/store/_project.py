@@ -31,6 +31,7 @@ from typing import Any
 from automl_cli.errors import (
     ArtifactCorruptError,
     ArtifactNotFoundError,
+    ArtifactTooLarge,
     AutomlError,
     DataError,
     StorageError,
@@ -219,6 +220,7 @@ class ArtifactWriter:
     metrics: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     volatile: set[str] = field(default_factory=set)  # outputs a same-seed re-run may change
+    max_bytes: int | None = None  # refuse to commit a version bigger than this (all files)
     started: float = field(default_factory=time.monotonic)
     result: Artifact | None = None  # set once the version is committed
 
@@ -309,7 +311,23 @@ class ArtifactWriter:
         }
         manifest["cache_key"] = cache_key(manifest)
         manifest["content_sha256"] = content_sha256(manifest["outputs"], manifest["volatile"])
+        _settle_size(manifest)
         return manifest
+
+
+def _settle_size(manifest: dict[str, Any]) -> None:
+    """``size_bytes``: every file of the version, the manifest itself included.
+
+    The manifest holds its own size, so its length is settled by rewriting the figure until
+    it no longer changes (a digit more or less at most, so two rounds).
+    """
+    outputs = sum(int(o["size"]) for o in manifest["outputs"])
+    manifest["size_bytes"] = outputs
+    for _ in range(4):
+        total = outputs + len(dump_manifest(manifest))
+        if total == manifest["size_bytes"]:
+            return
+        manifest["size_bytes"] = total
 
 
 class Project:
@@ -575,6 +593,13 @@ class Project:
         ]
         version = max([0, *existing, *taken]) + 1
         manifest = writer.build_manifest(version)
+        if writer.max_bytes is not None and manifest["size_bytes"] > writer.max_bytes:
+            raise ArtifactTooLarge(
+                f"the {writer.kind} artifact would take {manifest['size_bytes']:,} bytes, "
+                f"more than the {writer.max_bytes:,} allowed",
+                size_bytes=manifest["size_bytes"],
+                max_bytes=writer.max_bytes,
+            )
         try:
             with open(writer.path / MANIFEST_NAME, "wb") as fh:
                 fh.write(dump_manifest(manifest))  # last: its presence marks a complete version

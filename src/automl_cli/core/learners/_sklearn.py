@@ -29,9 +29,17 @@ def limit_threads(n_jobs: int) -> Any:
     scikit-learn's ``n_jobs`` does not reach them, and their idle threads spin: on a busy
     machine an uncapped pool made a small MLP fit ten times slower.
     """
-    from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    global _CONTROLLER
+    if _CONTROLLER is None:
+        from threadpoolctl import ThreadpoolController  # type: ignore[import-untyped]
 
-    return threadpool_limits(limits=n_jobs)
+        # finding the loaded pools scans every shared library (3 ms): once per process,
+        # not once per call, or it is most of a single-row prediction's time
+        _CONTROLLER = ThreadpoolController()
+    return _CONTROLLER.limit(limits=n_jobs)
+
+
+_CONTROLLER: Any = None
 
 
 class SklearnLearner(BaseLearner):
