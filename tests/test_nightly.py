@@ -105,6 +105,36 @@ def test_nightly_retrain_sequence(tmp_path: Path) -> None:
         assert _champion(project) == "v0001"
     _assert_consistent(project, tmp_path)
 
+    # a quick night: the champion's exact pipeline refit on today's rows, no search
+    champion = _champion(project)
+    source = f"model@v{int(champion.lstrip('v'))}"
+    refit = ("--json", "retrain", "day3.csv", "--refit-only", "--promote-if-better")
+    proc = automl(project, *refit, cwd=tmp_path)
+    assert proc.returncode in (0, EXIT_GATE), proc.stderr
+    doc = json.loads(proc.stdout)
+    doc = doc.get("details", doc)
+    assert [s["step"] for s in doc["steps"]] == ["profile", "prep", "refit", "evaluate"]
+    refit_model = Project(project).load(doc["challenger"]).manifest
+    assert doc["refit"]["from"] == refit_model["summary"]["refit_of"] == source
+    assert source in {p["ref"] for p in refit_model["parents"]}
+    assert doc["champion"] == source and doc["decision"]["action"] in ("promote", "refuse")
+    promoted = proc.returncode == 0
+    assert promoted == (doc["decision"]["action"] == "promote")
+    assert _champion(project) == (f"v{refit_model['version']:04d}" if promoted else champion)
+    # the same night again writes nothing, whichever way it went
+    after_refit = _versions(project)
+    proc = automl(project, *refit, cwd=tmp_path)
+    assert proc.returncode == (0 if promoted else EXIT_GATE), proc.stderr
+    again = json.loads(proc.stdout)
+    again = again.get("details", again)
+    assert {s["status"] for s in again["steps"]} == {"unchanged"}
+    assert _versions(project) == after_refit
+    # and a refit is reproducible like a searched model
+    redo = automl(project, "--json", "runs", "reproduce", doc["challenger"], cwd=tmp_path)
+    assert redo.returncode == 0, redo.stderr
+    assert json.loads(redo.stdout)["reproduced"] is True
+    _assert_consistent(project, tmp_path)
+
     # two overlapping runs on new data: one does the work, the other waits and reuses it
     day4 = pd.concat([day3, churn_table(150, 8)], ignore_index=True)
     day4.to_csv(tmp_path / "day4.csv", index=False)

@@ -844,6 +844,25 @@ def retrain(
             help="How much better (in the model's metric) the challenger must score to win."
         ),
     ] = 0.0,
+    refit_only: Annotated[
+        bool,
+        typer.Option(
+            "--refit-only",
+            help="Search nothing: train the existing model again on DATA, with the same "
+            "preprocessing settings, model types, hyperparameters and ensemble weights. "
+            "Takes seconds instead of a search; --time-budget, --trials, --metric, --task, "
+            "--cv and --models are then refused.",
+        ),
+    ] = False,
+    from_ref: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="With --refit-only: the model to train again, e.g. model@v2, v2 or champion "
+            "(default: the champion, else the newest model).",
+            show_default=False,
+        ),
+    ] = None,
     time_budget: BudgetOpt = None,
     trials: TrialsOpt = None,
     metric: MetricOpt = None,
@@ -853,7 +872,11 @@ def retrain(
     models: ModelsOpt = None,
     force: ForceOpt = False,
 ) -> None:
-    """Train a challenger and replace the champion only if it scores better on a holdout."""
+    """Train a challenger and replace the champion only if it scores better on a holdout.
+
+    With --refit-only the challenger is an existing model (--from, default the champion)
+    trained again on DATA without searching; --target is then optional.
+    """
 
     def call(progress: Callable[[str], None]) -> dict[str, Any]:
         from automl_cli.steps.pipeline import run_retrain
@@ -865,6 +888,8 @@ def retrain(
             holdout_share=holdout_share,
             min_improvement=min_improvement,
             promote_if_better=promote_if_better,
+            refit_only=refit_only,
+            from_ref=from_ref,
             force=force,
             progress=progress,
             **_chain_options(ctx, target, time_budget, trials, metric, task, seed, cv, models),

@@ -412,7 +412,16 @@ def render_chain(console: Console, doc: dict[str, Any]) -> None:
         table.add_row(step["step"], step["artifact"], f"[{style}]{step['status']}[/{style}]")
     console.print(table)
     metrics = doc.get("metrics") or {}
-    if doc.get("model") and metrics.get("metric"):
+    refit = doc.get("refit")
+    if doc.get("model") and refit:
+        rows, seconds = refit.get("rows_used"), refit.get("refit_s")
+        console.print(
+            f"{doc['model']}: {refit.get('from')} refit on "
+            + ("its rows" if rows is None else f"{rows:,} rows")
+            + ("" if seconds is None else f" in {seconds:.1f} s")
+            + " (no search, so no cross-validated score)"
+        )
+    elif doc.get("model") and metrics.get("metric") and metrics.get("cv_score") is not None:
         console.print(
             f"{doc['model']}: cross-validated {metrics['metric']} {metrics.get('cv_score')}"
         )

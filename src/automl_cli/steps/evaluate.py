@@ -109,6 +109,8 @@ def run_evaluate_step(
 
     model_ref = str(config["model"].value or default_model_ref(project))
     model_art = project.load(model_ref, default_kind="model")
+    if data is None:
+        _require_oof(model_art)
     say(f"loading {model_art.ref}")
     fitted = load_model(project_dir, model_art.ref)
     task, classes = fitted.task, fitted.classes_
@@ -121,6 +123,8 @@ def run_evaluate_step(
     other_art = other = None
     if config["compare"].value:
         other_art = project.load(str(config["compare"].value), default_kind="model")
+        if data is None:
+            _require_oof(other_art)
         other = load_model(project_dir, other_art.ref)
         if other.task != task or other.classes_ != classes:
             raise UsageError(
@@ -270,6 +274,18 @@ def _group_columns(frame: pd.DataFrame, names: list[str], path: str) -> pd.DataF
             hint=f"--group takes column names of the table, e.g. {', '.join(frame.columns[:5])}",
         )
     return frame[names]
+
+
+def _require_oof(art: Artifact) -> None:
+    """Without a table only out-of-fold predictions can be scored; a refit-only model has
+    none (it was fitted once on all its rows, nothing was cross-validated), and scoring it
+    on its own training rows would flatter it."""
+    if art.manifest.get("metrics", {}).get("refit_only"):
+        raise UsageError(
+            f"{art.ref} was refit without cross-validation: pass a labelled table",
+            hint=f"automl evaluate DATA --model {art.ref}, with rows it was not trained on "
+            "(e.g. retrain's holdout part in PROJECT/splits/)",
+        )
 
 
 def _oof(art: Artifact, task: str, n_classes: int) -> tuple[np.ndarray, np.ndarray]:

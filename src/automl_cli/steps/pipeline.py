@@ -14,6 +14,11 @@ better by at least ``--min-improvement`` on the same holdout rows. Without ``--h
 the holdout is a fixed share of DATA chosen by a hash of each row's values: a row stays on
 the same side from one day's table to the next, so the champion never trained on the
 rows it is judged on either.
+
+``retrain --refit-only`` runs profile → prep → refit instead of profile → prep → search: the
+source model's (default: the champion's) preprocessing settings, families,
+hyperparameters and weights, fitted again on the training rows (steps/refit.py), then
+judged by the same rule.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl_cli.config import Resolved
-from automl_cli.errors import DataError, QualityGateError, UsageError
+from automl_cli.errors import AutomlError, DataError, QualityGateError, UsageError
 from automl_cli.hashing import sha256_file
 from automl_cli.steps._common import config_doc, noop, open_step
 from automl_cli.steps.evaluate import DEFAULTS as EVALUATE_DEFAULTS
@@ -40,6 +45,9 @@ from automl_cli.store import Artifact, Project, cache_key
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from automl_cli.core.io import TableInfo
+    from automl_cli.core.preprocessing import Preprocessor
 
 __all__ = ["planned_key", "run_pipeline", "run_retrain"]
 
@@ -74,6 +82,12 @@ class Chain:
     artifacts: dict[str, Artifact] = field(default_factory=dict)
     search: dict[str, Any] | None = None
     evaluation: dict[str, Any] | None = None
+    refit_s: float | None = None  # seconds the refit step fitted, when it ran now
+
+    @property
+    def model(self) -> Artifact | None:
+        """The chain's model: made by the search step, or by the refit step (--refit-only)."""
+        return self.artifacts.get("search") or self.artifacts.get("refit")
 
     def record(self, step: str, art: Artifact, created: bool, say: Callable[[str], None]) -> None:
         self.artifacts[step] = art
@@ -105,18 +119,52 @@ def _chain(
 ) -> Chain:
     """profile → prep → search on ``data``, each step skipped when its key already exists."""
     from automl_cli.core.io import check_target, read_table
-    from automl_cli.steps.prep import load_preprocessor, rows_with_target, write_prep
-    from automl_cli.steps.profile import write_profile
     from automl_cli.steps.search import Given, run_search_step
 
     project, config = open_step(project_dir, "search", _search_cli(options), SEARCH_DEFAULTS)
-    target = config["target"].value
     seed = int(config["seed"].value)
     chain = Chain()
     say(f"reading {data}")
     frame, info = read_table(data)
-    check_target(list(frame.columns), target, path=info.path)
+    check_target(list(frame.columns), config["target"].value, path=info.path)
+    (profile_art, profile), (prep_art, prep) = _profile_and_prep(
+        project, frame, info, config, chain, force=force, say=say
+    )
 
+    key = planned_key("model", info.sha256, [prep_art, profile_art], config, seed)
+    found = None if force else project.find_by_key("model", key)
+    if found is not None:
+        chain.record("search", found, False, say)
+        return chain
+    given = Given(frame, info, (profile_art, profile), (prep_art, prep), started)
+    del frame
+    kwargs: dict[str, Any] = {k: options.get(k) for k in _SEARCH_KWARGS}
+    doc = run_search_step(project_dir, data, **kwargs, progress=say, given=given)
+    chain.search = doc
+    chain.record("search", project.load(doc["artifact"]), True, say)
+    return chain
+
+
+def _profile_and_prep(
+    project: Project,
+    frame: pd.DataFrame,
+    info: TableInfo,
+    config: dict[str, Resolved],
+    chain: Chain,
+    *,
+    force: bool,
+    say: Callable[[str], None],
+) -> tuple[tuple[Artifact, dict[str, Any]], tuple[Artifact, Preprocessor]]:
+    """The profile and prep steps of a chain, each skipped when its planned key exists.
+
+    ``config`` holds the prep settings (the keys of ``steps.prep.DEFAULTS``) and
+    ``lock_timeout``: a search's resolved settings, or a refit's copy of its source's.
+    """
+    from automl_cli.steps.prep import load_preprocessor, rows_with_target, write_prep
+    from automl_cli.steps.profile import write_profile
+
+    target = config["target"].value
+    seed = int(config["seed"].value)
     profile_config = {k: config[k] for k in ("target", "seed", "lock_timeout")}
     key = planned_key("profile", info.sha256, [], profile_config, seed)
     found = None if force else project.find_by_key("profile", key)
@@ -139,19 +187,82 @@ def _chain(
         )
         del X, y
     chain.record("prep", prep_art, found is None, say)
+    return (profile_art, profile), (prep_art, prep)
 
-    key = planned_key("model", info.sha256, [prep_art, profile_art], config, seed)
+
+def _refit_chain(
+    project: Project,
+    data: str,
+    source: Artifact,
+    settings: dict[str, Resolved],
+    *,
+    force: bool,
+    say: Callable[[str], None],
+) -> Chain:
+    """profile → prep → refit on ``data``: ``source``'s pipeline fitted again, no search.
+
+    The refit's key covers the data, the new prep and profile, the source model (by its
+    manifest's sha256) and the settings, so an identical command writes nothing.
+    """
+    from automl_cli.core.io import check_target, read_table
+    from automl_cli.steps.prep import rows_with_target
+    from automl_cli.steps.refit import check_classes, write_refit
+
+    seed = int(settings["seed"].value)
+    target = str(settings["target"].value)
+    chain = Chain()
+    say(f"reading {data}")
+    frame, info = read_table(data)
+    check_target(list(frame.columns), target, path=info.path)
+    check_classes(rows_with_target(frame, target, info.path)[1], source, info.path)  # no write yet
+    (profile_art, _profile), prep = _profile_and_prep(
+        project, frame, info, settings, chain, force=force, say=say
+    )
+    made_from = [prep[0], profile_art]
+    key = planned_key("model", info.sha256, [*made_from, source], settings, seed)
     found = None if force else project.find_by_key("model", key)
+    if found is None and not force:
+        own = _is_own_refit(project, source, info.sha256, made_from, settings)
+        found = source if own else None
     if found is not None:
-        chain.record("search", found, False, say)
+        chain.record("refit", found, False, say)
         return chain
-    given = Given(frame, info, (profile_art, profile), (prep_art, prep), started)
+    X, y, dropped = rows_with_target(frame, target, info.path)
     del frame
-    kwargs: dict[str, Any] = {k: options.get(k) for k in _SEARCH_KWARGS}
-    doc = run_search_step(project_dir, data, **kwargs, progress=say, given=given)
-    chain.search = doc
-    chain.record("search", project.load(doc["artifact"]), True, say)
+    say(f"refitting {source.ref} on {len(X):,} rows (no search)")
+    art, seconds = write_refit(
+        project, source, X, y, dropped, info, prep, profile_art, settings, say
+    )
+    chain.refit_s = round(seconds, 3)
+    chain.record("refit", art, True, say)
     return chain
+
+
+def _is_own_refit(
+    project: Project,
+    source: Artifact,
+    data_sha256: str,
+    made_from: list[Artifact],
+    settings: dict[str, Resolved],
+) -> bool:
+    """Whether ``source`` is itself the refit of its own source on these rows with this prep
+    and these settings. Refitting it again would reuse its saved params as they are and give
+    the same model, so the step is unchanged: after a refit is promoted, the same command
+    (which then starts from the new champion) writes nothing.
+    """
+    config = source.manifest.get("config", {})
+    origin = config.get("from", {}).get("value")
+    if not config.get("refit_only", {}).get("value") or not origin:
+        return False
+    try:
+        origin_art = project.load(str(origin), default_kind="model", verify=False)
+    except AutomlError:
+        return False  # its source was removed: refit it anew
+    same = {**settings, "from": Resolved(origin_art.ref, "cli")}
+    key = planned_key(
+        "model", data_sha256, [*made_from, origin_art], same, int(settings["seed"].value)
+    )
+    return bool(cache_key(source.manifest) == key)
 
 
 _SEARCH_KWARGS = (
@@ -184,7 +295,8 @@ def _evaluate(
     """
     from automl_cli.steps.evaluate import run_evaluate_step
 
-    model = chain.artifacts["search"]
+    model = chain.model
+    assert model is not None, "the chain made or found a model before evaluating it"
     cli: dict[str, Any] = {
         "model": model.ref,
         "group": options.get("groups") or None,
@@ -293,9 +405,9 @@ def run_pipeline(
 
 
 def _run_doc(command: str, chain: Chain, wall: float) -> dict[str, Any]:
-    model = chain.artifacts.get("search")
+    model = chain.model
     created = sum(1 for s in chain.steps if s["status"] == "created")
-    return {
+    doc = {
         "command": command,
         "steps": chain.doc(),
         "changed": created > 0,
@@ -304,6 +416,16 @@ def _run_doc(command: str, chain: Chain, wall: float) -> dict[str, Any]:
         "evaluation": chain.evaluation,
         "wall_time_s": round(time.monotonic() - wall, 2),
     }
+    if "refit" in chain.artifacts and model is not None:
+        metrics = model.manifest.get("metrics", {})
+        doc["refit"] = {
+            "from": model.manifest.get("summary", {}).get("refit_of"),
+            "status": next(s["status"] for s in chain.steps if s["step"] == "refit"),
+            # this run's fitting time, or the one recorded when the model was made
+            "refit_s": chain.refit_s if chain.refit_s is not None else metrics.get("refit_s"),
+            "rows_used": metrics.get("rows_used"),
+        }
+    return doc
 
 
 # -- retrain --------------------------------------------------------------------------------
@@ -317,6 +439,8 @@ def run_retrain(
     holdout_share: float = 0.2,
     min_improvement: float = 0.0,
     promote_if_better: bool = False,
+    refit_only: bool = False,
+    from_ref: str | None = None,
     force: bool = False,
     progress: Callable[[str], None] | None = None,
     **options: Any,
@@ -325,8 +449,19 @@ def run_retrain(
 
     Exit 5 (QualityGateError) when ``promote_if_better`` is set and the challenger does not
     beat the champion by ``min_improvement`` on the holdout rows; the champion stays.
+    With ``refit_only`` the challenger is the model ``from_ref`` (default: the champion,
+    else the newest) refit on ``data`` without a search; search options are then refused.
     """
+    from automl_cli.steps.refit import check_refit_options, refit_settings, source_model
+
     say = progress or noop
+    if from_ref is not None and not refit_only:
+        raise UsageError(
+            "--from names the model to refit, so it goes with --refit-only",
+            hint="add --refit-only, or leave out --from to search for a new model",
+        )
+    if refit_only:
+        check_refit_options(options)
     if data == "-":
         raise UsageError(
             "automl retrain reads its table from a file, not stdin",
@@ -341,22 +476,38 @@ def run_retrain(
         raise UsageError("--min-improvement must be 0 or more")
     project, config = open_step(project_dir, "search", _search_cli(options), SEARCH_DEFAULTS)
     target = config["target"].value
-    if not target:
+    if refit_only:
+        # an unknown --from or a --target that differs stops here, before anything is written
+        planned = source_model(project, from_ref, options, verify=False)
+        target = planned.manifest.get("summary", {}).get("target")
+    elif not target:
         raise UsageError("retrain needs the column to predict", hint="pass --target COLUMN")
     wall = time.monotonic()
     chain = Chain()
     decision: dict[str, Any] = {}
+    settings = config
     try:
         with project.locked():
             started = time.monotonic()
+            source: Artifact | None = None
+            if refit_only:  # again under the lock: the champion may have moved meanwhile
+                source = source_model(project, from_ref, options)
+                settings = refit_settings(project, source, config, from_given=from_ref is not None)
+                target = settings["target"].value
             split = None
             if holdout is None:
                 split = _hash_split(project, data, target, holdout_share, say)
                 train_path, holdout_path = split["train"], split["holdout"]
             else:
                 train_path, holdout_path = data, holdout
-            chain = _chain(project_dir, train_path, options, force=force, started=started, say=say)
-            challenger = chain.artifacts["search"]
+            if source is not None:
+                chain = _refit_chain(project, train_path, source, settings, force=force, say=say)
+            else:
+                chain = _chain(
+                    project_dir, train_path, options, force=force, started=started, say=say
+                )
+            challenger = chain.model
+            assert challenger is not None
             champion = _champion(project)
             if champion is not None and champion.version == challenger.version:
                 decision = {
@@ -385,12 +536,13 @@ def run_retrain(
         exc.details.update(_run_doc("retrain", chain, wall))
         raise
     doc = _run_doc("retrain", chain, wall) | {
-        "challenger": chain.artifacts["search"].ref,
+        "challenger": challenger.ref,
         "champion": None if champion is None else champion.ref,
         "decision": decision,
         "holdout": holdout_path,
         "split": split,
-        "config": config_doc(config),
+        "refit_only": refit_only,
+        "config": config_doc(settings),
     }
     if decision["action"] == "refuse" and promote_if_better:
         raise QualityGateError(
@@ -414,7 +566,8 @@ def _decide(chain: Chain, champion: Artifact | None, min_improvement: float) -> 
     from automl_cli.core.metrics import get_metric
 
     ev = chain.evaluation or {}
-    challenger = chain.artifacts["search"]
+    challenger = chain.model
+    assert challenger is not None
     head = str(ev.get("headline_metric"))
     score = (ev.get("metrics", {}).get(head) or {}).get("value")
     if champion is None:

@@ -102,9 +102,11 @@ def reproduce(
     ]
     made_before = [a for a in lineage if a not in made_together and a is not art]
     for a in [art, *made_together]:
+        config = a.manifest.get("config", {})
         if (
             a.kind == "model"
-            and a.manifest.get("config", {}).get("trials", {}).get("value") is None
+            and not config.get("refit_only", {}).get("value")  # no search: deterministic
+            and config.get("trials", {}).get("value") is None
         ):
             raise UsageError(
                 f"{a.ref} was searched for a time budget, not a number of trials, so a re-run "
@@ -133,6 +135,14 @@ def reproduce(
     try:
         _seed_project(project, scratch, made_before, [art, *made_together])
         args = _command_args([str(a) for a in argv])
+        refit_of = manifest.get("config", {}).get("from", {}).get("value")
+        if (
+            art.kind == "model"
+            and refit_of
+            and not any(a == "--from" or a.startswith("--from=") for a in args)
+        ):
+            # the source was the champion then, which need not be copied here: name it
+            args += ["--from", str(refit_of)]
         command = [sys.executable, "-m", "automl_cli", "--project", str(scratch), "--quiet"]
         say(f"re-running: automl {' '.join(args)}")
         proc = subprocess.run(
