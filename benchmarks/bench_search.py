@@ -12,6 +12,11 @@ the CSV, the search, the refit and saving the model, not the test predictions), 
 the test CSV in a second process, timed apart. Systems run one at a time, never two at once,
 so the 2 cores are theirs alone; they are interleaved per table so that drift on the shared
 machine spreads over all of them.
+
+Deployment figures ride along: the predict process times 20 single-row calls of the model it
+loaded (``latency_ms_1row``), the harness weighs the saved model on disk (``artifact_mb``)
+before cleaning up, and for automl it runs ``automl retrain --refit-only`` on the searched
+project to set the time of refitting the chosen pipeline against the search (``refit_only``).
 """
 
 from __future__ import annotations
@@ -57,6 +62,17 @@ BASELINE = "lightgbm_default"
 QUIET = 0.25
 QUIET_WAIT_S = 300.0
 CONTENDED = 0.3
+DEPLOYMENT = {
+    "latency_ms_1row": "median ms of 20 single-row predict_proba (regression: predict) calls "
+    "on raw test rows in the predict process, after 2 warm-ups, model loaded, gc off; "
+    "automl: its predict scorer (BatchScorer) timed by automl_cli.core.latency.time_scoring",
+    "artifact_mb": "saved model on disk, all files, 10^6 bytes: AutoGluon its ag folder, "
+    "FLAML flaml.pkl, LightGBM lightgbm.pkl, automl the newest project/artifacts/model/v*",
+    "refit_only": "automl only: `automl retrain --refit-only` on the searched project (train "
+    "CSV, --holdout test CSV); wall_s of that whole process (read, refit, judge on the "
+    "holdout, save), refit_s the refit alone from its JSON, over_search_wall = wall_s / the "
+    "search's fit wall_s",
+}
 
 
 @dataclass(frozen=True)
@@ -68,6 +84,7 @@ class System:
     venv: VenvSpec | None = None  # None: automl's own .venv
     runner: str | None = None  # None: the automl CLI
     preset: str | None = None
+    artifact: str = "project/artifacts/model"  # saved model in the run dir (automl: newest v*)
 
 
 SYSTEMS = {
@@ -79,6 +96,7 @@ SYSTEMS = {
             "FLAML AutoML, flaml[automl], defaults + benchmark metric",
             search_envs.FLAML,
             "flaml_runner.py",
+            artifact="flaml.pkl",
         ),
         System(
             "autogluon_best",
@@ -86,6 +104,7 @@ SYSTEMS = {
             search_envs.AUTOGLUON,
             "autogluon_runner.py",
             "best_quality",
+            "ag",
         ),
         System(
             "autogluon_medium",
@@ -93,8 +112,15 @@ SYSTEMS = {
             search_envs.AUTOGLUON,
             "autogluon_runner.py",
             "medium_quality",
+            "ag",
         ),
-        System(BASELINE, "LightGBM 4 default parameters, no search", None, "lightgbm_runner.py"),
+        System(
+            BASELINE,
+            "LightGBM 4 default parameters, no search",
+            None,
+            "lightgbm_runner.py",
+            artifact="lightgbm.pkl",
+        ),
     )
 }
 
@@ -312,8 +338,14 @@ def run_one(
     budget: float,
     keep_models: bool,
     split_seed: int = search_tables.SEED,
+    *,
+    refit_only: bool = False,
 ) -> dict[str, Any]:
-    """Fit, predict and score one system on one table; failures become an ``error`` string."""
+    """Fit, predict and score one system on one table; failures become an ``error`` string.
+
+    ``refit_only`` (automl only) adds the ``retrain --refit-only`` timing; it is off by default
+    because the split-noise benchmark reuses this function and has no use for it.
+    """
     where = table.name if split_seed == search_tables.SEED else f"{table.name}-seed{split_seed}"
     rundir = RUNS / f"{budget:g}s" / where / system.name
     shutil.rmtree(rundir, ignore_errors=True)
@@ -344,6 +376,7 @@ def run_one(
     if not fit.ok:
         entry["error"] = _failure(fit, "fit")
         return entry
+    entry |= _artifact_size(system, rundir)  # before retrain adds a version, before cleanup
     info = rundir / "fit.json"
     if info.exists():
         entry["fit_info"] = json.loads(info.read_text())
@@ -359,11 +392,16 @@ def run_one(
         return entry
     try:
         pred = json.loads((rundir / "predictions.json").read_text())
+        for key in ("latency_ms_1row", "latency_calls", "latency_error"):
+            if key in pred:
+                entry[key] = pred[key]
         _, test = search_tables.paths(table, split_seed)
         y_true = pd.read_csv(test)[table.target]
         entry["score"] = round(score(table.task, y_true, pred), 6)
     except (OSError, ValueError, KeyError) as exc:
         entry["error"] = f"scoring failed: {exc!r}"
+    if refit_only and system.runner is None:
+        entry["refit_only"] = _refit_only(table, budget, rundir, split_seed, fit.wall_s)
     if not keep_models:
         for path in ("ag", "project", "flaml.pkl", "lightgbm.pkl", "predictions.json"):
             target = rundir / path
@@ -383,6 +421,102 @@ def _automl_result(path: Path) -> Any:
     if isinstance(doc, dict):
         doc.pop("leaderboard", None)
     return doc
+
+
+def _tree_bytes(path: Path) -> int:
+    """Bytes of a file, or of every file under a folder (symbolic links not followed)."""
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for where, _, files in os.walk(path):
+        total += sum((Path(where) / f).lstat().st_size for f in files)
+    return total
+
+
+def _artifact_path(system: System, rundir: Path) -> Path | None:
+    """The saved model a deployment would ship; automl's is the newest model version."""
+    path = rundir / system.artifact
+    if system.runner is not None:
+        return path if path.exists() else None
+    versions = [v for v in path.glob("v*") if v.is_dir() and v.name[1:].isdigit()]
+    return max(versions, key=lambda v: int(v.name[1:])) if versions else None
+
+
+def _artifact_size(system: System, rundir: Path) -> dict[str, Any]:
+    """``artifact_mb`` (10⁶ bytes) of the saved model, all its files, and which path it was."""
+    path = _artifact_path(system, rundir)
+    if path is None:
+        return {"artifact_mb": None, "artifact_error": f"no {system.artifact} after the fit"}
+    size = _tree_bytes(path)
+    return {"artifact_mb": round(size / 1e6, 3), "artifact_bytes": size, "artifact": rel(path)}
+
+
+def _find_key(doc: Any, key: str) -> Any:
+    """The first value of ``key`` in a JSON document, top level first, then nested."""
+    if isinstance(doc, dict):
+        if key in doc:
+            return doc[key]
+        children: list[Any] = list(doc.values())
+    elif isinstance(doc, list):
+        children = doc
+    else:
+        return None
+    for child in children:
+        found = _find_key(child, key)
+        if found is not None:
+            return found
+    return None
+
+
+def _refit_only(
+    table: Table, budget: float, rundir: Path, split_seed: int, search_wall_s: float
+) -> dict[str, Any]:
+    """``automl retrain --refit-only`` on the searched project, measured like the fit.
+
+    Refitting the chosen pipeline on new data without searching again is what a scheduled
+    retrain costs; set against the search's wall time it says how much cheaper that is.
+    Any failure (the flag is new) is this field's ``error`` only: the score stands.
+    """
+    train, test = search_tables.paths(table, split_seed)
+    cmd = [
+        str(AUTOML),
+        "--project",
+        str(rundir / "project"),
+        "--json",
+        "--quiet",
+        "retrain",
+        str(train),
+        "--target",
+        table.target,
+        "--refit-only",
+        "--holdout",
+        str(test),
+    ]
+    out: dict[str, Any] = {"command": show(cmd), "error": None}
+    try:
+        waited, _ = _wait_for_quiet()
+        busy = _busy_cpu_s()
+        run = measure(cmd, timeout=4 * budget + 300, logs=rundir / "refit")
+        others = max(0.0, _busy_cpu_s() - busy - run.cpu_s)
+        out |= {
+            "wall_s": round(run.wall_s, 2),
+            "refit_s": None,
+            "over_search_wall": round(run.wall_s / search_wall_s, 3) if search_wall_s else None,
+            "peak_rss_mib": run.peak_rss_mib,
+            "others_cores": round(others / run.wall_s, 2) if run.wall_s else None,
+            "waited_for_quiet_s": waited,
+        }
+        if not run.ok:
+            # a failed command's wall time is not a refit's: keep it out of the ratio
+            out |= {"error": _failure(run, "retrain --refit-only"), "over_search_wall": None}
+            return out
+        doc = json.loads((rundir / "refit.stdout").read_text())
+        refit_s = _find_key(doc, "refit_s")
+        out["refit_s"] = round(float(refit_s), 3) if refit_s is not None else None
+    except (OSError, ValueError, TypeError) as exc:
+        # without its JSON the run cannot be told from a broken one: no ratio either
+        out |= {"error": f"retrain --refit-only: {exc!r}"[:600], "over_search_wall": None}
+    return out
 
 
 # ---------------------------------------------------------------- the whole benchmark
@@ -417,6 +551,7 @@ def run(
         "fit process only: start, read CSV, search, refit, save model; "
         "test predictions are timed apart (predict_wall_s)"
     )
+    results["deployment"] = DEPLOYMENT
     results.setdefault("invocations", []).append(
         {
             "date_utc": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -453,7 +588,7 @@ def run(
                     "error": results["systems"][system.name]["error"],
                 }
             else:
-                entry = run_one(system, python, table, budget, keep_models)
+                entry = run_one(system, python, table, budget, keep_models, refit_only=True)
             first = runs.get(table.name, {}).get(system.name) if attempt == 2 else None
             if first is not None:
                 entry["attempts"] = 2
@@ -490,11 +625,20 @@ def _previous(budget: float) -> dict[str, Any]:
 def _progress(table: Table, system: str, e: dict[str, Any]) -> str:
     head = f"{table.name:<14} {system:<17}"
     if e.get("score") is not None:
-        return (
+        line = (
             f"{head} {e['metric']} {e['score']:<12.6g} fit {e['wall_s']:>7.1f} s "
             f"({e['wall_over_budget']:.2f}× budget), peak {e['peak_rss_mib']:.0f} MiB, "
-            f"others {e.get('others_cores')} cores"
+            f"others {e.get('others_cores')} cores; 1-row {_fmt(e.get('latency_ms_1row'))} ms, "
+            f"model {_fmt(e.get('artifact_mb'))} MB"
         )
+        refit = e.get("refit_only")
+        if refit:
+            line += "; refit-only " + (
+                f"FAILED: {_one_line(refit['error'], 120)}"
+                if refit.get("error")
+                else f"{refit['wall_s']:.1f} s ({_fmt(refit['over_search_wall'])}× search)"
+            )
+        return line
     return f"{head} FAILED: {_one_line(e.get('error'), 160)}"
 
 
@@ -563,6 +707,10 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
             if "wall_over_budget" in e and e.get("error") is None
         ]
         rss = [e["peak_rss_mib"] for e in entries if "peak_rss_mib" in e and e.get("error") is None]
+        latency = [e["latency_ms_1row"] for e in scored if e.get("latency_ms_1row") is not None]
+        sizes = [e["artifact_mb"] for e in entries if e.get("artifact_mb") is not None]
+        refits = [e["refit_only"] for e in entries if e.get("refit_only")]
+        refit_ratios = [f["over_search_wall"] for f in refits if f.get("over_search_wall")]
         out[s] = {
             "tables": len(errors),
             "scored": len(scored),
@@ -580,8 +728,27 @@ def summarize(results: dict[str, Any]) -> dict[str, Any]:
             "median_wall_over_budget": round(statistics.median(walls), 3) if walls else None,
             "max_peak_rss_mib": max(rss) if rss else None,
             "median_peak_rss_mib": round(statistics.median(rss), 1) if rss else None,
+            "median_latency_ms_1row": _median(latency, 3),
+            "max_latency_ms_1row": max(latency) if latency else None,
+            "latency_tables": len(latency),
+            "median_artifact_mb": _median(sizes, 3),
+            "max_artifact_mb": max(sizes) if sizes else None,
+            "artifact_tables": len(sizes),
         }
+        if refits:  # automl only; absent for systems and older results without it
+            out[s] |= {
+                "median_refit_only_over_search": _median(refit_ratios, 3),
+                "median_refit_only_wall_s": _median(
+                    [f["wall_s"] for f in refits if f.get("over_search_wall")], 2
+                ),
+                "refit_only_tables": len(refit_ratios),
+                "refit_only_failed": sum(1 for f in refits if f.get("error")),
+            }
     return out
+
+
+def _median(values: list[float], digits: int) -> float | None:
+    return round(statistics.median(values), digits) if values else None
 
 
 # ---------------------------------------------------------------- reporting
@@ -643,6 +810,8 @@ def _summary_rows(r: dict[str, Any], systems: list[str]) -> list[list[str]]:
                 _fmt(m["median_wall_over_budget"]),
                 _fmt(m["max_peak_rss_mib"]),
                 _fmt(m["median_peak_rss_mib"]),
+                _fmt(m.get("median_latency_ms_1row")),
+                _fmt(m.get("median_artifact_mb")),
                 f"{m['failed']}/{m['tables']}",
             ]
         )
@@ -659,6 +828,8 @@ SUMMARY_HEAD = [
     "median wall/budget",
     "max peak MiB",
     "median peak MiB",
+    "median 1-row ms",
+    "median model MB",
     "failed",
 ]
 
@@ -703,6 +874,7 @@ def render(doc: dict[str, Any]) -> list[str]:
             [[t, *[_wall_cell(r["runs"].get(t, {}).get(s)) for s in systems]] for t in r["tables"]],
         ),
         "",
+        *_deployment_lines(r, systems),
         "### Tables",
         "",
         *_md(
@@ -771,6 +943,76 @@ def render(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _deployment_lines(r: dict[str, Any], systems: list[str]) -> list[str]:
+    """Single-row latency and model size per table, then automl's refit-only time.
+
+    Both sections are left out of results written before they were measured.
+    """
+    runs = r["runs"]
+    entries = [e for row in runs.values() for e in row.values()]
+    lines: list[str] = []
+    if any("latency_ms_1row" in e or "artifact_mb" in e for e in entries):
+        lines += [
+            "### Single-row latency (ms) and saved model size (MB) per table",
+            "",
+            "Median of 20 one-row `predict_proba` (regression: `predict`) calls on raw test "
+            "rows, model loaded and warm (2 warm-ups, gc off), each tool's own call; automl "
+            "through `automl predict`'s scorer. Size: every file of the saved model "
+            "(AutoGluon's `ag` folder, FLAML's and LightGBM's pickle, automl's model version).",
+            "",
+            *_md(
+                ["table", *systems],
+                [
+                    [t, *[_deploy_cell(runs.get(t, {}).get(s)) for s in systems]]
+                    for t in r["tables"]
+                ],
+            ),
+            "",
+        ]
+    refits = {
+        t: row["automl"]["refit_only"]
+        for t, row in runs.items()
+        if row.get("automl", {}).get("refit_only")
+    }
+    if refits:
+        median = r.get("summary", {}).get("automl", {}).get("median_refit_only_over_search")
+        lines += [
+            "### automl: refit-only time against search time",
+            "",
+            "`automl retrain --refit-only` on the searched project (same train CSV, the test "
+            "CSV as `--holdout`), its process measured like the search's: its wall time "
+            "covers reading, refitting, judging on the holdout and saving; `refit_s` is the "
+            "refit alone, as the command reports it. Median refit-only "
+            f"wall / search wall: **{_fmt(median)}**.",
+            "",
+            *_md(
+                ["table", "search wall s", "refit-only wall s", "refit_s (its JSON)", "ratio"],
+                [_refit_row(t, runs[t]["automl"], f) for t, f in refits.items()],
+            ),
+            "",
+        ]
+    return lines
+
+
+def _deploy_cell(e: dict[str, Any] | None) -> str:
+    if not e or ("latency_ms_1row" not in e and "artifact_mb" not in e):
+        return "—"
+    return f"{_fmt(e.get('latency_ms_1row'))} ms · {_fmt(e.get('artifact_mb'))} MB"
+
+
+def _refit_row(table: str, e: dict[str, Any], f: dict[str, Any]) -> list[str]:
+    if f.get("error") and f.get("over_search_wall") is None:
+        failed = f"failed: `{_one_line(f['error'], 160)}`"
+        return [table, _fmt(e.get("wall_s")), failed, "—", "—"]
+    return [
+        table,
+        _fmt(e.get("wall_s")),
+        _fmt(f.get("wall_s")),
+        _fmt(f.get("refit_s")),
+        _fmt(f.get("over_search_wall")),
+    ]
+
+
 def _wall_cell(e: dict[str, Any] | None) -> str:
     if not e or "wall_s" not in e:
         return "—"
@@ -786,8 +1028,22 @@ def summary_text(r: dict[str, Any]) -> str:
             _text_table(["table", "metric", *systems], _score_rows(r, systems)),
             "",
             _text_table(SUMMARY_HEAD, _summary_rows(r, systems)),
+            *_refit_text(r),
         ]
     )
+
+
+def _refit_text(r: dict[str, Any]) -> list[str]:
+    """automl's refit-only figure for stdout, when it was measured."""
+    m = r.get("summary", {}).get("automl", {})
+    if "refit_only_tables" not in m:
+        return []
+    return [
+        "",
+        f"automl refit-only / search wall: median {_fmt(m['median_refit_only_over_search'])} "
+        f"over {m['refit_only_tables']} table(s) (median refit-only "
+        f"{_fmt(m['median_refit_only_wall_s'])} s), {m['refit_only_failed']} failed",
+    ]
 
 
 def _text_table(head: list[str], rows: list[list[str]]) -> str:

@@ -3,7 +3,8 @@
 Run by ``.bench-venvs/autogluon/bin/python`` with ``--preset best_quality`` or
 ``medium_quality``. The problem type and the benchmark's metric are given, so AutoGluon neither
 guesses the task nor optimises something else than it is scored on. AutoGluon saves its
-predictor while it fits; the ``predict`` process loads it from the work directory.
+predictor while it fits; the ``predict`` process loads it from the work directory, predicts
+the test CSV, then times single-row ``predict_proba`` (``predict``) calls.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 import time
 import warnings
 
-from runner_common import CPUS, parse, write_fit_info, write_predictions
+from runner_common import CPUS, parse, single_row_latency, write_fit_info, write_predictions
 
 AG_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "root_mean_squared_error"}
 
@@ -53,11 +54,21 @@ def main(argv: list[str] | None = None) -> int:
     predictor = TabularPredictor.load(str(path))
     test = TabularDataset(str(args.data)).drop(columns=[args.target])
     if args.task == "regression":
-        write_predictions(args.workdir, started=started, values=predictor.predict(test))
+        values = predictor.predict(test)
+        ended = time.perf_counter()
+        latency = single_row_latency(predictor.predict, test)
+        write_predictions(args.workdir, started=started, ended=ended, values=values, info=latency)
     else:
         proba = predictor.predict_proba(test, as_multiclass=True)
+        ended = time.perf_counter()
+        latency = single_row_latency(predictor.predict_proba, test)
         write_predictions(
-            args.workdir, started=started, classes=list(proba.columns), proba=proba.to_numpy()
+            args.workdir,
+            started=started,
+            ended=ended,
+            classes=list(proba.columns),
+            proba=proba.to_numpy(),
+            info=latency,
         )
     return 0
 

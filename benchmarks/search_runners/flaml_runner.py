@@ -3,7 +3,8 @@
 Run by ``.bench-venvs/flaml/bin/python``. The metric is the benchmark's own (AUC, log loss,
 RMSE), so FLAML optimises what it is scored on; everything else is FLAML's default, as a user
 would run it. The fitted ``AutoML`` object is pickled, as FLAML's docs recommend, and the
-``predict`` process loads it, so the measured ``fit`` process includes saving the model.
+``predict`` process loads it, so the measured ``fit`` process includes saving the model; after
+the test predictions it times single-row ``predict_proba`` (``predict``) calls.
 """
 
 from __future__ import annotations
@@ -13,7 +14,14 @@ import sys
 import time
 import warnings
 
-from runner_common import CPUS, parse, read, write_fit_info, write_predictions
+from runner_common import (
+    CPUS,
+    parse,
+    read,
+    single_row_latency,
+    write_fit_info,
+    write_predictions,
+)
 
 FLAML_METRIC = {"binary": "roc_auc", "multiclass": "log_loss", "regression": "rmse"}
 
@@ -55,10 +63,22 @@ def main(argv: list[str] | None = None) -> int:
         automl = pickle.load(fh)
     X, _ = read(args.data, args.target)
     if args.task == "regression":
-        write_predictions(args.workdir, started=started, values=automl.predict(X))
+        values = automl.predict(X)
+        ended = time.perf_counter()
+        latency = single_row_latency(automl.predict, X)
+        write_predictions(args.workdir, started=started, ended=ended, values=values, info=latency)
     else:
         proba = automl.predict_proba(X)
-        write_predictions(args.workdir, started=started, classes=list(automl.classes_), proba=proba)
+        ended = time.perf_counter()
+        latency = single_row_latency(automl.predict_proba, X)
+        write_predictions(
+            args.workdir,
+            started=started,
+            ended=ended,
+            classes=list(automl.classes_),
+            proba=proba,
+            info=latency,
+        )
     return 0
 
 

@@ -16,7 +16,14 @@ import warnings
 from typing import Any
 
 import pandas as pd
-from runner_common import CPUS, parse, read, write_fit_info, write_predictions
+from runner_common import (
+    CPUS,
+    parse,
+    read,
+    single_row_latency,
+    write_fit_info,
+    write_predictions,
+)
 
 
 def _levels(X: pd.DataFrame) -> dict[str, list[Any]]:
@@ -59,17 +66,26 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     with model_path.open("rb") as fh:
         saved = pickle.load(fh)
-    model = saved["model"]
-    X, _ = read(args.data, args.target)
-    X = _encode(X, saved["levels"])
+    model, levels = saved["model"], saved["levels"]
+    raw, _ = read(args.data, args.target)
+    X = _encode(raw, levels)
     if args.task == "regression":
-        write_predictions(args.workdir, started=started, values=model.predict(X))
+        values = model.predict(X)
+        ended = time.perf_counter()
+        # a deployment gets raw rows: the encoding is part of each call, as automl's is
+        latency = single_row_latency(lambda row: model.predict(_encode(row, levels)), raw)
+        write_predictions(args.workdir, started=started, ended=ended, values=values, info=latency)
     else:
+        proba = model.predict_proba(X)
+        ended = time.perf_counter()
+        latency = single_row_latency(lambda row: model.predict_proba(_encode(row, levels)), raw)
         write_predictions(
             args.workdir,
             started=started,
+            ended=ended,
             classes=list(model.classes_),
-            proba=model.predict_proba(X),
+            proba=proba,
+            info=latency,
         )
     return 0
 

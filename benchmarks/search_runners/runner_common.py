@@ -4,13 +4,18 @@ Runners run in foreign venvs (FLAML's, AutoGluon's), so this module needs nothin
 standard library and pandas. Each runner is called twice, ``fit`` then ``predict``, as two
 processes: the harness measures the ``fit`` process alone (wall time, peak RSS), which is what
 ``automl search`` is measured on too, and scores the predictions itself, identically for all.
+The ``predict`` process also times single-row calls (``single_row_latency``), once the model is
+loaded and the test predictions are made, so the figure is a warm model answering one request.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +23,9 @@ import pandas as pd
 
 CPUS = 2
 METRICS = {"binary": "auc", "multiclass": "log_loss", "regression": "rmse"}
+# as automl_cli.core.latency.time_scoring times automl's own scorer
+LATENCY_CALLS = 20
+LATENCY_WARMUP = 2
 
 
 def parse(description: str, argv: list[str] | None = None) -> argparse.Namespace:
@@ -52,6 +60,7 @@ def write_predictions(
     workdir: Path,
     *,
     started: float,
+    ended: float | None = None,
     classes: list[Any] | None = None,
     proba: Any = None,
     values: Any = None,
@@ -60,8 +69,10 @@ def write_predictions(
     """``predictions.json``: class probabilities with their labels, or regression values.
 
     The harness aligns classes by label and checks the numbers; the runner only reports.
+    ``ended`` (when the test predictions were done) keeps the latency calls out of ``predict_s``.
     """
-    doc: dict[str, Any] = {"predict_s": round(time.perf_counter() - started, 3), **(info or {})}
+    took = (time.perf_counter() if ended is None else ended) - started
+    doc: dict[str, Any] = {"predict_s": round(took, 3), **(info or {})}
     if classes is not None:
         rows = [[float(p) for p in row] for row in proba]
         doc |= {"classes": [_plain(c) for c in classes], "proba": rows}
@@ -73,3 +84,43 @@ def write_predictions(
 def write_fit_info(workdir: Path, info: dict[str, Any]) -> None:
     """``fit.json``: what the tool says it did (best model, its validation score...)."""
     (workdir / "fit.json").write_text(json.dumps(info, default=str))
+
+
+def single_row_latency(
+    predict: Callable[[pd.DataFrame], Any],
+    frame: pd.DataFrame,
+    *,
+    calls: int = LATENCY_CALLS,
+    warmup: int = LATENCY_WARMUP,
+) -> dict[str, Any]:
+    """``latency_ms_1row``: median ms of ``calls`` one-row ``predict`` calls, after ``warmup``.
+
+    The protocol of ``automl_cli.core.latency.time_scoring`` (which times automl), rewritten
+    here because peers' venvs cannot import automl: row i of ``frame`` (cycling), copied before
+    timing so the copy is not timed, gc off while timing so a collection is not charged to one
+    call. ``predict`` is the call a deployment would make on a raw row (the tool's own
+    ``predict_proba``/``predict``, preprocessing included). A failure is reported, not raised:
+    the test predictions are already made and must still be scored.
+    """
+    if not len(frame):
+        return {"latency_ms_1row": None, "latency_error": "no rows"}
+    rows = [frame.iloc[[i % len(frame)]].copy() for i in range(calls + warmup)]
+    times: list[float] = []
+    enabled = gc.isenabled()
+    try:
+        for row in rows[:warmup]:
+            predict(row)
+        gc.disable()
+        for row in rows[warmup:]:
+            t0 = time.perf_counter()
+            predict(row)
+            times.append(time.perf_counter() - t0)
+    except Exception as exc:  # whatever the tool raises becomes the reason
+        return {"latency_ms_1row": None, "latency_error": repr(exc)[:300]}
+    finally:
+        if enabled:
+            gc.enable()
+    return {
+        "latency_ms_1row": round(statistics.median(times) * 1000, 3),
+        "latency_calls": len(times),
+    }
