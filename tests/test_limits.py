@@ -198,3 +198,33 @@ def test_a_version_over_its_size_limit_is_never_committed(tmp_path: Path) -> Non
     assert project.versions("profile") == [1]  # the big one left nothing behind
     assert not [p for p in project.kind_dir("profile").iterdir() if p.name != "v0001"]
     project.load("profile@v1").verify()
+
+
+def test_refit_only_keeps_its_sources_limits_and_run_passes_them_on(
+    run_cli: RunCli, project_dir: Path
+) -> None:
+    small = ("--target", "diagnosis", "--models", "linear,lgbm", "--trials", "3")
+    proc = run_cli("--json", "run", str(CANCER), *small, "--max-model-mb", "2")
+    assert proc.returncode == 0, proc.stderr
+    source = json.loads(proc.stdout)["model"]
+    source_manifest = Project(project_dir).load(source).manifest
+    assert source_manifest["config"]["max_model_mb"]["value"] == 2
+    assert source_manifest["size_bytes"] <= 2e6
+
+    proc = run_cli("--json", "retrain", str(CANCER), "--refit-only", "--from", source)
+    assert proc.returncode == 0, proc.stderr
+    refit = Project(project_dir).load(json.loads(proc.stdout)["model"])
+    assert refit.manifest["summary"]["refit_of"] == source
+    assert refit.manifest["config"]["max_model_mb"] == {"value": 2, "source": source}
+    assert refit.manifest["size_bytes"] <= 2e6
+    models_before = Project(project_dir).versions("model")
+
+    # a limit the refit cannot keep: exit 5, and no model version is written
+    proc = run_cli(
+        "--json", "retrain", str(CANCER), "--refit-only", "--from", source,
+        "--max-latency-ms", "0.0001",
+    )  # fmt: skip
+    assert proc.returncode == EXIT_GATE, proc.stderr
+    err = json.loads(proc.stdout)
+    assert err["error"] == "LimitError" and "ms per row" in err["message"]
+    assert Project(project_dir).versions("model") == models_before

@@ -339,6 +339,32 @@ ModelsOpt = Annotated[
     list[str] | None,
     typer.Option("--models", help="Families to search, comma-separated or repeated."),
 ]
+_LIMITS_PANEL = "Deployment limits (exit 5 if no model keeps to them)"
+MaxLatencyOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-latency-ms",
+        help="The saved model must score one row within this many milliseconds "
+        "(median, measured on this machine through automl predict's own path).",
+        rich_help_panel=_LIMITS_PANEL,
+    ),
+]
+MaxBatchOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-batch-ms-per-1k",
+        help="... and score 1,000 rows at once within this many milliseconds.",
+        rich_help_panel=_LIMITS_PANEL,
+    ),
+]
+MaxModelMbOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--max-model-mb",
+        help="The saved model artifact (all its files) must take at most this many MB.",
+        rich_help_panel=_LIMITS_PANEL,
+    ),
+]
 StorageOpt = Annotated[
     str | None,
     typer.Option(
@@ -403,31 +429,9 @@ def search(
             help="Run no trial: build the model from the shared study's finished trials.",
         ),
     ] = False,
-    max_latency_ms: Annotated[
-        float | None,
-        typer.Option(
-            "--max-latency-ms",
-            help="The saved model must score one row within this many milliseconds "
-            "(median, measured on this machine through automl predict's own path).",
-            rich_help_panel="Deployment limits (exit 5 if no model keeps to them)",
-        ),
-    ] = None,
-    max_batch_ms_per_1k: Annotated[
-        float | None,
-        typer.Option(
-            "--max-batch-ms-per-1k",
-            help="... and score 1,000 rows at once within this many milliseconds.",
-            rich_help_panel="Deployment limits (exit 5 if no model keeps to them)",
-        ),
-    ] = None,
-    max_model_mb: Annotated[
-        float | None,
-        typer.Option(
-            "--max-model-mb",
-            help="The saved model artifact (all its files) must take at most this many MB.",
-            rich_help_panel="Deployment limits (exit 5 if no model keeps to them)",
-        ),
-    ] = None,
+    max_latency_ms: MaxLatencyOpt = None,
+    max_batch_ms_per_1k: MaxBatchOpt = None,
+    max_model_mb: MaxModelMbOpt = None,
 ) -> None:
     """Search models and hyperparameters, ensemble the best, and save a model artifact."""
 
@@ -753,8 +757,12 @@ def _chain_options(
     seed: int | None,
     cv: int | None,
     models: list[str] | None,
+    limits: tuple[float | None, float | None, float | None] = (None, None, None),
 ) -> dict[str, Any]:
     return {
+        "max_latency_ms": limits[0],
+        "max_batch_ms_per_1k": limits[1],
+        "max_model_mb": limits[2],
         "target": target,
         "time_budget": time_budget,
         "trials": trials,
@@ -779,6 +787,9 @@ def run_chain(
     seed: SeedOpt = None,
     cv: CvOpt = None,
     models: ModelsOpt = None,
+    max_latency_ms: MaxLatencyOpt = None,
+    max_batch_ms_per_1k: MaxBatchOpt = None,
+    max_model_mb: MaxModelMbOpt = None,
     holdout: Annotated[
         str | None,
         typer.Option(
@@ -808,7 +819,18 @@ def run_chain(
             progress=progress,
             groups=group,
             fail_under=fail_under,
-            **_chain_options(ctx, target, time_budget, trials, metric, task, seed, cv, models),
+            **_chain_options(
+                ctx,
+                target,
+                time_budget,
+                trials,
+                metric,
+                task,
+                seed,
+                cv,
+                models,
+                (max_latency_ms, max_batch_ms_per_1k, max_model_mb),
+            ),
         )
 
     from automl_cli.cli.render import render_chain
@@ -870,6 +892,9 @@ def retrain(
     seed: SeedOpt = None,
     cv: CvOpt = None,
     models: ModelsOpt = None,
+    max_latency_ms: MaxLatencyOpt = None,
+    max_batch_ms_per_1k: MaxBatchOpt = None,
+    max_model_mb: MaxModelMbOpt = None,
     force: ForceOpt = False,
 ) -> None:
     """Train a challenger and replace the champion only if it scores better on a holdout.
@@ -892,7 +917,18 @@ def retrain(
             from_ref=from_ref,
             force=force,
             progress=progress,
-            **_chain_options(ctx, target, time_budget, trials, metric, task, seed, cv, models),
+            **_chain_options(
+                ctx,
+                target,
+                time_budget,
+                trials,
+                metric,
+                task,
+                seed,
+                cv,
+                models,
+                (max_latency_ms, max_batch_ms_per_1k, max_model_mb),
+            ),
         )
 
     from automl_cli.cli.render import render_chain

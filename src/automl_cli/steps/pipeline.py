@@ -100,8 +100,11 @@ class Chain:
         return self.steps
 
 
+LIMITS = ("max_latency_ms", "max_batch_ms_per_1k", "max_model_mb")  # deployment limits
+
+
 def _search_cli(options: dict[str, Any]) -> dict[str, Any]:
-    keys = ("target", "time_budget", "trials", "metric", "task", "seed", "cv", "models")
+    keys = ("target", "time_budget", "trials", "metric", "task", "seed", "cv", "models", *LIMITS)
     return {k: options.get(k) for k in keys} | {
         "models": options.get("models") or None,
         "lock_timeout": options.get("lock_timeout"),
@@ -275,6 +278,9 @@ _SEARCH_KWARGS = (
     "cv",
     "models",
     "lock_timeout",
+    "max_latency_ms",
+    "max_batch_ms_per_1k",
+    "max_model_mb",
 )
 
 

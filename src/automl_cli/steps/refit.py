@@ -18,8 +18,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from automl_cli.config import Resolved
-from automl_cli.errors import ArtifactNotFoundError, DataError, UsageError
+from automl_cli.errors import ArtifactNotFoundError, DataError, LimitError, UsageError
 from automl_cli.steps._common import noop
+from automl_cli.steps._limits import Limits
 from automl_cli.steps.prep import DEFAULTS as PREP_DEFAULTS
 from automl_cli.steps.prep import PREPROCESSOR_FILE
 from automl_cli.steps.search import (
@@ -61,6 +62,7 @@ SEARCH_OPTIONS = {
 # learner arguments that come from the run, not from the saved hyperparameters
 _RUN_PARAMS = ("task", "n_classes", "seed", "n_jobs")
 REFIT_GROWTH = 1.1  # steps/search.py's _refit_or_bag: all rows support a few more rounds
+LIMIT_KEYS = ("max_latency_ms", "max_batch_ms_per_1k", "max_model_mb")
 
 
 def check_refit_options(options: dict[str, Any]) -> None:
@@ -136,6 +138,8 @@ def refit_settings(
 
     The task is pinned to the source's even when its prep guessed it: a refit never turns
     a binary model into a multiclass one because today's table happens to look like one.
+    The deployment limits the source was searched under hold for its refit too (a refit on
+    more rows may grow), unless the command line gives others.
     """
     prep_ref = next(
         (str(p["ref"]) for p in source.manifest.get("parents", []) if "prep@" in str(p["ref"])),
@@ -168,6 +172,13 @@ def refit_settings(
     settings["from"] = Resolved(source.ref, "cli" if from_given else "default")
     settings["jobs"] = run_config["jobs"]
     settings["lock_timeout"] = run_config["lock_timeout"]
+    recorded = source.manifest.get("config", {})
+    for key in LIMIT_KEYS:  # deployment limits: as given now, else as the source kept them
+        given = run_config.get(key)
+        if given is not None and given.value is not None:
+            settings[key] = given
+        else:
+            settings[key] = Resolved(recorded.get(key, {}).get("value"), source.ref)
     return settings
 
 
@@ -290,11 +301,22 @@ def write_refit(
         ],
         fitted.metric,
     )
+    limits = Limits.from_config(settings)
     say("timing a single-row prediction")
-    latency = _latency(refit_model, X, seed)
+    latency = _latency(refit_model, X, seed, limits)
+    over = limits.excess(latency.get("latency_ms"), latency.get("batch_ms_per_1k"), None)
+    if over > 0:
+        raise LimitError(
+            f"{source.ref} refit on these rows breaks its deployment limits "
+            f"({limits.describe()}): it takes {_timing_text(latency)}; nothing was saved",
+            hint="run a full retrain (without --refit-only) to choose a model that keeps to "
+            "them, or give other limits (--max-latency-ms, --max-batch-ms-per-1k)",
+            **latency,
+        )
 
     say("saving the model artifact")
     with project.new_artifact("model", seed=seed) as writer:
+        writer.max_bytes = limits.max_bytes  # over it, nothing is committed (exit 5)
         writer.add_input(info.path, info.sha256, info.size, rows=info.rows, format=info.format)
         writer.add_parent(prep_art)
         writer.add_parent(profile_art)
@@ -351,14 +373,33 @@ def write_refit(
     return writer.result, seconds
 
 
-def _latency(model: FittedModel, X: pd.DataFrame, seed: int) -> dict[str, Any]:
+def _latency(model: FittedModel, X: pd.DataFrame, seed: int, limits: Limits) -> dict[str, Any]:
     """The single-row latency through ``automl predict``'s own path, which search records
     for every model it saves (``metrics.latency_ms``): a refit grown on more rows may be
-    slower than its source, and this is where that shows."""
+    slower than its source, and this is where that shows. Under a latency or batch limit
+    it is timed as search times its chosen model (more calls; 1,000-row batches too)."""
     from automl_cli.core.latency import sample_rows, time_scoring
     from automl_cli.steps.predict import BatchScorer
 
     rows = sample_rows(X, min(len(X), TIMING_ROWS), seed)
     scorer = BatchScorer(model, proba=model.task != "regression")
-    timing = time_scoring(scorer, rows, single_calls=9, max_seconds=0.5)
-    return {} if timing.latency_ms is None else {"latency_ms": round(timing.latency_ms, 3)}
+    timing = time_scoring(
+        scorer,
+        rows,
+        batch=limits.batch_ms_per_1k is not None,
+        single_calls=21 if limits.timed else 9,
+        max_seconds=2.0 if limits.timed else 0.5,
+    )
+    out: dict[str, Any] = {}
+    if timing.latency_ms is not None:
+        out["latency_ms"] = round(timing.latency_ms, 3)
+    if timing.batch_ms_per_1k is not None:
+        out["batch_ms_per_1k"] = round(timing.batch_ms_per_1k, 3)
+    return out
+
+
+def _timing_text(latency: dict[str, Any]) -> str:
+    parts = [f"{latency['latency_ms']:.2f} ms per row"] if "latency_ms" in latency else []
+    if "batch_ms_per_1k" in latency:
+        parts.append(f"{latency['batch_ms_per_1k']:.1f} ms per 1,000 rows")
+    return ", ".join(parts)
