@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl_cli.core.ensemble import greedy_ensemble
+from automl_cli.core.ensemble import NoCandidateFits, greedy_ensemble
 from automl_cli.core.metrics import get_metric
 from automl_cli.errors import EXIT_GATE, EXIT_USAGE, ArtifactTooLarge
 from automl_cli.store import MANIFEST_NAME, Project
@@ -181,7 +181,7 @@ def test_greedy_ensemble_only_adds_members_that_keep_the_set_within_limits() -> 
     kept = greedy_ensemble(outputs, y, metric, 2, fits=fits)
     assert fits(frozenset(kept.weights))
     assert sum(kept.weights.values()) == pytest.approx(1.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(NoCandidateFits):
         greedy_ensemble(outputs, y, metric, 2, fits=lambda members: False)
 
 

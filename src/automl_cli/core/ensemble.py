@@ -14,7 +14,11 @@ import numpy as np
 
 from automl_cli.core.metrics import Metric
 
-__all__ = ["EnsembleResult", "greedy_ensemble"]
+__all__ = ["EnsembleResult", "NoCandidateFits", "greedy_ensemble"]
+
+
+class NoCandidateFits(ValueError):
+    """Not one candidate keeps to the limits on its own: there is no ensemble to build."""
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ def greedy_ensemble(
         loss if fits is None or fits(frozenset([i])) else np.nan for i, loss in enumerate(losses)
     ]
     if np.all(np.isnan(allowed)):
-        raise ValueError("no candidate keeps to the limits on its own")
+        raise NoCandidateFits("no candidate keeps to the limits on its own")
     best = int(np.nanargmin(allowed))
     counts = np.zeros(len(outputs), dtype=int)
     counts[best] = 1

@@ -596,14 +596,14 @@ def _ensemble(
     ``slack`` × each limit by the trials' measured costs (ValueError if none can)."""
     import numpy as np
 
-    from automl_cli.core.ensemble import greedy_ensemble
+    from automl_cli.core.ensemble import NoCandidateFits, greedy_ensemble
 
     # another worker's trial has no fold models here; it is refit if chosen
     candidates = [
         t for t in result.complete() if (t.models is not None or t.remote) and t.feasible
     ][:ENSEMBLE_CANDIDATES]
     if not candidates:
-        raise ValueError("no candidate keeps to the limits on its own")
+        raise NoCandidateFits("no candidate keeps to the limits on its own")
     outputs = [t.oof for t in candidates if t.oof is not None]
     fits = None if assessor is None else assessor.fits(candidates, slack)
     found = greedy_ensemble(outputs, y, scorer, n_classes, fits=fits)
@@ -806,6 +806,8 @@ def _within_limits(
     its refit (time through predict's path; size at commit). When it breaks a limit, the
     ensemble is chosen again with estimates scaled by how far off they were.
     """
+    from automl_cli.core.ensemble import NoCandidateFits
+
     measured: list[dict[str, Any]] = []
     slack = 1.0
     for attempt in range(LIMIT_ATTEMPTS):
@@ -814,7 +816,7 @@ def _within_limits(
             break
         try:
             members, info = build(slack)
-        except ValueError:
+        except NoCandidateFits:
             break  # no candidate keeps to the limits even on its own
         names = "+".join(f"{m.family}#{m.trial}" for m in members)
         timing = assessor.time_final(_as_model(make_model, members), min(2.0, left / 5))
