@@ -29,6 +29,15 @@ class Timing:
     single_calls: int
     batch_calls: int
 
+    def metrics(self) -> dict[str, float]:
+        """The measured figures, rounded, as a manifest's metrics hold them."""
+        out: dict[str, float] = {}
+        if self.latency_ms is not None:
+            out["latency_ms"] = round(self.latency_ms, 3)
+        if self.batch_ms_per_1k is not None:
+            out["batch_ms_per_1k"] = round(self.batch_ms_per_1k, 3)
+        return out
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "latency_ms": None if self.latency_ms is None else round(self.latency_ms, 3),
@@ -59,24 +68,27 @@ def time_scoring(
     single_calls: int = 15,
     batch_calls: int = 3,
     max_seconds: float = 2.0,
+    min_calls: int = 3,
+    warmup: int = 2,
     seed: int = 0,
 ) -> Timing:
     """Median milliseconds of ``score`` on one row and on 1,000 rows of ``rows``.
 
-    Two warm-up calls come first (lazy imports, first-call allocations). Measuring stops
-    early once ``max_seconds`` are spent and at least three calls were timed: a slow model
-    is clearly slow after three calls, and the search's time budget pays for this.
+    ``warmup`` calls come first (lazy imports, first-call allocations). Measuring stops
+    early once ``max_seconds`` are spent and at least ``min_calls`` calls were timed: a
+    slow model is clearly slow after three calls, and the search's time budget pays for
+    this (a figure only recorded, not checked, may stop after one).
     """
     latency = per_1k = None
     n_single = n_batch = 0
     if single and len(rows):
-        one_rows = [rows.iloc[[i % len(rows)]].copy() for i in range(single_calls + 2)]
-        times = _timed(score, one_rows, warmup=2, max_seconds=max_seconds)
+        one_rows = [rows.iloc[[i % len(rows)]].copy() for i in range(single_calls + warmup)]
+        times = _timed(score, one_rows, warmup, max_seconds, min_calls)
         latency, n_single = statistics.median(times) * 1000, len(times)
     if batch and len(rows):
         base = sample_rows(rows, BATCH_ROWS, seed)
         frames = [base.copy() for _ in range(batch_calls + 1)]
-        times = _timed(score, frames, warmup=1, max_seconds=max_seconds)
+        times = _timed(score, frames, 1, max_seconds, min_calls)
         per_1k, n_batch = statistics.median(times) * 1000 * 1000 / BATCH_ROWS, len(times)
     return Timing(latency, per_1k, n_single, n_batch)
 
@@ -84,9 +96,9 @@ def time_scoring(
 def _timed(
     score: Callable[[pd.DataFrame], Any],
     frames: list[pd.DataFrame],
-    *,
     warmup: int,
     max_seconds: float,
+    min_calls: int,
 ) -> list[float]:
     import gc
 
@@ -103,7 +115,7 @@ def _timed(
             took = time.perf_counter() - t0
             times.append(took)
             spent += took
-            if spent > max_seconds and len(times) >= 3:
+            if spent > max_seconds and len(times) >= min_calls:
                 break
     finally:
         if enabled:

@@ -390,12 +390,7 @@ def _latency(model: FittedModel, X: pd.DataFrame, seed: int, limits: Limits) -> 
         single_calls=21 if limits.timed else 9,
         max_seconds=2.0 if limits.timed else 0.5,
     )
-    out: dict[str, Any] = {}
-    if timing.latency_ms is not None:
-        out["latency_ms"] = round(timing.latency_ms, 3)
-    if timing.batch_ms_per_1k is not None:
-        out["batch_ms_per_1k"] = round(timing.batch_ms_per_1k, 3)
-    return out
+    return dict(timing.metrics())
 
 
 def _timing_text(latency: dict[str, Any]) -> str:

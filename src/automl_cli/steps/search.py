@@ -747,15 +747,6 @@ def _round(value: float | None, digits: int) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def _timing_metrics(timing: Timing) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if timing.latency_ms is not None:
-        out["latency_ms"] = round(timing.latency_ms, 3)
-    if timing.batch_ms_per_1k is not None:
-        out["batch_ms_per_1k"] = round(timing.batch_ms_per_1k, 3)
-    return out
-
-
 def _oof_bytes(n_rows: int, n_classes: int, *, per_trial: bool) -> int:
     """What oof.parquet will take, roughly: 8 bytes per value (floats barely compress)."""
     outputs = max(n_classes, 1)
@@ -774,11 +765,14 @@ def _time_default(
     from automl_cli.steps.predict import BatchScorer
 
     left = math.inf if hard_deadline is None else hard_deadline - time.monotonic()
-    if left < 2.0:
+    if left < 3.0:
         return None
     model = _as_model(make_model, members)
     scorer = BatchScorer(model, proba=model.task != "regression")
-    return time_scoring(scorer, rows, single_calls=9, max_seconds=min(0.5, left / 10))
+    # only recorded, never checked: one warm-up, and one call is enough on a slow model
+    return time_scoring(
+        scorer, rows, single_calls=9, max_seconds=min(0.3, left / 10), min_calls=1, warmup=1
+    )
 
 
 def _as_model(
@@ -822,7 +816,7 @@ def _within_limits(
         timing = assessor.time_final(_as_model(make_model, members), min(2.0, left / 5))
         over = limits.excess(timing.latency_ms, timing.batch_ms_per_1k, None)
         if over > 0:
-            measured.append({"model": names, **_timing_metrics(timing)})
+            measured.append({"model": names, **timing.metrics()})
             say(f"{names} breaks the limits once refit ({_measured_text(measured[-1])}); "
                 "choosing again")  # fmt: skip
             slack *= 0.95 / (1.0 + over)
@@ -831,7 +825,7 @@ def _within_limits(
             return save(members, info, timing), members, info
         except ArtifactTooLarge as exc:
             size = int(exc.details["size_bytes"])
-            measured.append({"model": names, "artifact_bytes": size, **_timing_metrics(timing)})
+            measured.append({"model": names, "artifact_bytes": size, **timing.metrics()})
             say(f"{names} would take {size / 1e6:.2f} MB; choosing again")
             slack *= 0.95 * float(exc.details["max_bytes"]) / size
         if attempt == LIMIT_ATTEMPTS - 1:
@@ -988,7 +982,7 @@ def _save(
                 "rows_without_target": dropped_rows,
                 "time_budget_s": budget,
                 "stopped_by": result.stopped_by,
-                **({} if timing is None else _timing_metrics(timing)),
+                **({} if timing is None else timing.metrics()),
             }
         )
     assert writer.result is not None
