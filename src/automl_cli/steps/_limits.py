@@ -33,7 +33,15 @@ if TYPE_CHECKING:
     from automl_cli.core.search import TrialRecord
     from automl_cli.steps.search import FittedModel
 
-__all__ = ["REFIT_GROWTH", "Assessor", "Limits", "saved_bytes"]
+__all__ = [
+    "LIMIT_KEYS",
+    "REFIT_GROWTH",
+    "Assessor",
+    "Limits",
+    "measured_text",
+    "saved_bytes",
+    "time_model",
+]
 
 MB = 1_000_000  # the size limit is in decimal megabytes, as disks and uploads count them
 # A model refit on all rows against fold model 0 (trained on (k-1)/k of them): forests and
@@ -42,6 +50,14 @@ REFIT_GROWTH = 1.3
 LATENCY_CALLS = 9  # single-row calls per trial (median)
 BATCH_CALLS = 3  # 1,000-row calls per trial (median)
 FINAL_CALLS = 21  # single-row calls on the chosen model
+RECORDED_CALLS = 9  # ... when its latency is only recorded, not checked
+# the settings (and their flags) that set a limit: search's, run's and retrain's alike
+LIMIT_FLAGS = {
+    "max_latency_ms": "--max-latency-ms",
+    "max_batch_ms_per_1k": "--max-batch-ms-per-1k",
+    "max_model_mb": "--max-model-mb",
+}
+LIMIT_KEYS = tuple(LIMIT_FLAGS)
 
 
 @dataclass(frozen=True)
@@ -55,11 +71,7 @@ class Limits:
     @classmethod
     def from_config(cls, config: dict[str, Any]) -> Limits:
         values: dict[str, float | None] = {}
-        for key, flag in (
-            ("max_latency_ms", "--max-latency-ms"),
-            ("max_batch_ms_per_1k", "--max-batch-ms-per-1k"),
-            ("max_model_mb", "--max-model-mb"),
-        ):
+        for key, flag in LIMIT_FLAGS.items():
             raw = config[key].value
             if raw is None:
                 values[key] = None
@@ -238,20 +250,48 @@ class Assessor:
 
         return check
 
-    def time_final(self, model: FittedModel, seconds: float) -> Timing:
-        """The chosen model, refit, through predict's scoring path (more calls than a trial)."""
-        from automl_cli.core.latency import time_scoring
-        from automl_cli.steps.predict import BatchScorer
 
-        scorer = BatchScorer(model, proba=model.task != "regression")
+def time_model(
+    model: FittedModel, rows: pd.DataFrame, limits: Limits, max_seconds: float
+) -> Timing:
+    """A model about to be saved, through predict's scoring path, on ``rows``.
+
+    Under a latency or batch limit the figure is checked: more calls than a trial gets,
+    1,000-row batches under a batch limit. Otherwise it is only recorded in the manifest:
+    one warm-up, and it may stop after one call on a slow model, so it costs little.
+    """
+    from automl_cli.core.latency import time_scoring
+    from automl_cli.steps.predict import BatchScorer
+
+    scorer = BatchScorer(model, proba=model.task != "regression")
+    if limits.timed:
         return time_scoring(
             scorer,
-            self.raw_rows,
-            single=True,
-            batch=self.limits.batch_ms_per_1k is not None,
+            rows,
+            batch=limits.batch_ms_per_1k is not None,
             single_calls=FINAL_CALLS,
-            max_seconds=seconds,
+            max_seconds=max_seconds,
         )
+    return time_scoring(
+        scorer,
+        rows,
+        single_calls=RECORDED_CALLS,
+        max_seconds=max_seconds,
+        min_calls=1,
+        warmup=1,
+    )
+
+
+def measured_text(m: dict[str, Any]) -> str:
+    """Measured figures (``latency_ms``, ``batch_ms_per_1k``, ``artifact_bytes``) in words."""
+    parts = []
+    if m.get("latency_ms") is not None:
+        parts.append(f"{m['latency_ms']:.2f} ms per row")
+    if m.get("batch_ms_per_1k") is not None:
+        parts.append(f"{m['batch_ms_per_1k']:.1f} ms per 1,000 rows")
+    if m.get("artifact_bytes") is not None:
+        parts.append(f"{m['artifact_bytes'] / 1e6:.2f} MB")
+    return ", ".join(parts)
 
 
 def _variant(family: str) -> str:

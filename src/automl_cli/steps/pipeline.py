@@ -37,6 +37,7 @@ from automl_cli.config import Resolved
 from automl_cli.errors import AutomlError, DataError, QualityGateError, UsageError
 from automl_cli.hashing import sha256_file
 from automl_cli.steps._common import config_doc, noop, open_step
+from automl_cli.steps._limits import LIMIT_KEYS
 from automl_cli.steps.evaluate import DEFAULTS as EVALUATE_DEFAULTS
 from automl_cli.steps.prep import DEFAULTS as PREP_DEFAULTS
 from automl_cli.steps.runs import CHAMPION, SPLITS_DIR
@@ -100,11 +101,18 @@ class Chain:
         return self.steps
 
 
-LIMITS = ("max_latency_ms", "max_batch_ms_per_1k", "max_model_mb")  # deployment limits
-
-
 def _search_cli(options: dict[str, Any]) -> dict[str, Any]:
-    keys = ("target", "time_budget", "trials", "metric", "task", "seed", "cv", "models", *LIMITS)
+    keys = (
+        "target",
+        "time_budget",
+        "trials",
+        "metric",
+        "task",
+        "seed",
+        "cv",
+        "models",
+        *LIMIT_KEYS,
+    )
     return {k: options.get(k) for k in keys} | {
         "models": options.get("models") or None,
         "lock_timeout": options.get("lock_timeout"),
@@ -278,9 +286,7 @@ _SEARCH_KWARGS = (
     "cv",
     "models",
     "lock_timeout",
-    "max_latency_ms",
-    "max_batch_ms_per_1k",
-    "max_model_mb",
+    *LIMIT_KEYS,
 )
 
 

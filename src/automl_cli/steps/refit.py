@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from automl_cli.config import Resolved
 from automl_cli.errors import ArtifactNotFoundError, DataError, LimitError, UsageError
 from automl_cli.steps._common import noop
-from automl_cli.steps._limits import Limits
+from automl_cli.steps._limits import LIMIT_KEYS, Limits, measured_text, time_model
 from automl_cli.steps.prep import DEFAULTS as PREP_DEFAULTS
 from automl_cli.steps.prep import PREPROCESSOR_FILE
 from automl_cli.steps.search import (
@@ -31,6 +31,7 @@ from automl_cli.steps.search import (
     FittedModel,
     Member,
     load_model,
+    refit_params,
 )
 from automl_cli.store import Artifact, Project
 
@@ -59,10 +60,6 @@ SEARCH_OPTIONS = {
     "cv": "--cv",
     "task": "--task",
 }
-# learner arguments that come from the run, not from the saved hyperparameters
-_RUN_PARAMS = ("task", "n_classes", "seed", "n_jobs")
-REFIT_GROWTH = 1.1  # steps/search.py's _refit_or_bag: all rows support a few more rounds
-LIMIT_KEYS = ("max_latency_ms", "max_batch_ms_per_1k", "max_model_mb")
 
 
 def check_refit_options(options: dict[str, Any]) -> None:
@@ -206,25 +203,6 @@ def check_classes(y_raw: pd.Series, source: Artifact, where: str) -> None:
     )
 
 
-def refit_params(fit: str, params: dict[str, Any], iterations: list[int | None]) -> dict[str, Any]:
-    """A member's hyperparameters for one fit on all rows, without a validation set.
-
-    ``folds``: the member is its CV fold models, each early-stopped on its own validation
-    fold; trained on all rows with no validation set to stop on, a booster gets the fold
-    models' mean round count × 1.1 (the rule of ``_refit_or_bag`` in steps/search.py).
-    ``refit``: the saved ``n_estimators`` already is that count for all rows; multiplying
-    again would grow the model by 10 % at every refit.
-    """
-    import numpy as np
-
-    out = {k: v for k, v in params.items() if k not in _RUN_PARAMS}
-    if fit == "folds" and iterations and all(i is not None for i in iterations):
-        rounds = [i for i in iterations if i]
-        if rounds:
-            out["n_estimators"] = max(1, int(np.mean(rounds) * REFIT_GROWTH))
-    return out
-
-
 def write_refit(
     project: Project,
     source: Artifact,
@@ -308,7 +286,7 @@ def write_refit(
     if over > 0:
         raise LimitError(
             f"{source.ref} refit on these rows breaks its deployment limits "
-            f"({limits.describe()}): it takes {_timing_text(latency)}; nothing was saved",
+            f"({limits.describe()}): it takes {measured_text(latency)}; nothing was saved",
             hint="run a full retrain (without --refit-only) to choose a model that keeps to "
             "them, or give other limits (--max-latency-ms, --max-batch-ms-per-1k)",
             **latency,
@@ -378,23 +356,7 @@ def _latency(model: FittedModel, X: pd.DataFrame, seed: int, limits: Limits) -> 
     for every model it saves (``metrics.latency_ms``): a refit grown on more rows may be
     slower than its source, and this is where that shows. Under a latency or batch limit
     it is timed as search times its chosen model (more calls; 1,000-row batches too)."""
-    from automl_cli.core.latency import sample_rows, time_scoring
-    from automl_cli.steps.predict import BatchScorer
+    from automl_cli.core.latency import sample_rows
 
     rows = sample_rows(X, min(len(X), TIMING_ROWS), seed)
-    scorer = BatchScorer(model, proba=model.task != "regression")
-    timing = time_scoring(
-        scorer,
-        rows,
-        batch=limits.batch_ms_per_1k is not None,
-        single_calls=21 if limits.timed else 9,
-        max_seconds=2.0 if limits.timed else 0.5,
-    )
-    return dict(timing.metrics())
-
-
-def _timing_text(latency: dict[str, Any]) -> str:
-    parts = [f"{latency['latency_ms']:.2f} ms per row"] if "latency_ms" in latency else []
-    if "batch_ms_per_1k" in latency:
-        parts.append(f"{latency['batch_ms_per_1k']:.1f} ms per 1,000 rows")
-    return ", ".join(parts)
+    return dict(time_model(model, rows, limits, 2.0 if limits.timed else 0.5).metrics())

@@ -32,7 +32,7 @@ from automl_cli.errors import (
     UsageError,
 )
 from automl_cli.steps._common import config_doc, noop, open_step
-from automl_cli.steps._limits import Assessor, Limits
+from automl_cli.steps._limits import LIMIT_KEYS, Assessor, Limits, measured_text, time_model
 from automl_cli.steps.prep import (
     DEFAULTS as PREP_DEFAULTS,
 )
@@ -80,9 +80,7 @@ DEFAULTS: dict[str, Any] = {
     "storage": None,  # an Optuna storage URL shared by several processes (see core.studies)
     "study": None,  # the shared study's name (default: automl-search)
     # deployment limits (steps._limits): the saved model must keep to each one that is set
-    "max_latency_ms": None,
-    "max_batch_ms_per_1k": None,
-    "max_model_mb": None,
+    **dict.fromkeys(LIMIT_KEYS),
 }
 
 
@@ -653,7 +651,6 @@ def _refit_or_bag(
     ``one_fold`` (deployment limits), a member that cannot be refit in time keeps only its
     first fold model: the one its latency and size were measured on."""
     refits = {} if refits is None else refits
-    import numpy as np
 
     from automl_cli.core.learners import make_learner
     from automl_cli.core.learners._base import fit_deadline
@@ -675,8 +672,9 @@ def _refit_or_bag(
     for member in members:
         if member.trial in refits:
             done = refits[member.trial]
-            refitted.append(Member(done.family, member.weight, done.params, done.learners, "refit"))
-            refitted[-1].trial = member.trial
+            refitted.append(
+                Member(done.family, member.weight, done.params, done.learners, "refit", done.trial)
+            )
             continue
         fold_models = member.learners
         train_share = 1.0 - 1.0 / max(len(fold_models), 2)
@@ -687,10 +685,8 @@ def _refit_or_bag(
                 member.learners = fold_models[:1]
             refitted.append(member)
             continue
-        params = dict(member.params)
         iterations = [lrn.fitted_iterations() for lrn in fold_models] or member.iterations
-        if iterations and all(i is not None for i in iterations):
-            params["n_estimators"] = max(1, int(np.mean([i for i in iterations if i]) * 1.1))
+        params = refit_params("folds", member.params, iterations)
         say(f"refitting {member.family} on all {n_rows:,} rows")
         learner = make_learner(
             member.family,
@@ -707,6 +703,30 @@ def _refit_or_bag(
         )
         refits[member.trial] = refitted[-1]
     return refitted
+
+
+# learner arguments that come from the run, not from the saved hyperparameters
+_RUN_PARAMS = ("task", "n_classes", "seed", "n_jobs")
+REFIT_ROUNDS = 1.1  # all rows support a few more boosting rounds than a fold's share
+
+
+def refit_params(fit: str, params: dict[str, Any], iterations: list[int | None]) -> dict[str, Any]:
+    """A member's hyperparameters for one fit on all rows, without a validation set.
+
+    ``folds``: the member is its CV fold models, each early-stopped on its own validation
+    fold; trained on all rows with no validation set to stop on, a booster gets the fold
+    models' mean round count × 1.1. ``refit``: the saved ``n_estimators`` already is that
+    count for all rows (``retrain --refit-only``); multiplying again would grow the model
+    by 10 % at every refit.
+    """
+    import numpy as np
+
+    out = {k: v for k, v in params.items() if k not in _RUN_PARAMS}
+    if fit == "folds" and iterations and all(i is not None for i in iterations):
+        rounds = [i for i in iterations if i]
+        if rounds:
+            out["n_estimators"] = max(1, int(np.mean(rounds) * REFIT_ROUNDS))
+    return out
 
 
 def _leaderboard_rows(
@@ -761,18 +781,10 @@ def _time_default(
     hard_deadline: float | None,
 ) -> Timing | None:
     """The chosen model's single-row latency for the manifest, when the budget leaves time."""
-    from automl_cli.core.latency import time_scoring
-    from automl_cli.steps.predict import BatchScorer
-
     left = math.inf if hard_deadline is None else hard_deadline - time.monotonic()
     if left < 3.0:
         return None
-    model = _as_model(make_model, members)
-    scorer = BatchScorer(model, proba=model.task != "regression")
-    # only recorded, never checked: one warm-up, and one call is enough on a slow model
-    return time_scoring(
-        scorer, rows, single_calls=9, max_seconds=min(0.3, left / 10), min_calls=1, warmup=1
-    )
+    return time_model(_as_model(make_model, members), rows, Limits(), min(0.3, left / 10))
 
 
 def _as_model(
@@ -813,11 +825,12 @@ def _within_limits(
         except NoCandidateFits:
             break  # no candidate keeps to the limits even on its own
         names = "+".join(f"{m.family}#{m.trial}" for m in members)
-        timing = assessor.time_final(_as_model(make_model, members), min(2.0, left / 5))
+        model = _as_model(make_model, members)
+        timing = time_model(model, assessor.raw_rows, limits, min(2.0, left / 5))
         over = limits.excess(timing.latency_ms, timing.batch_ms_per_1k, None)
         if over > 0:
             measured.append({"model": names, **timing.metrics()})
-            say(f"{names} breaks the limits once refit ({_measured_text(measured[-1])}); "
+            say(f"{names} breaks the limits once refit ({measured_text(measured[-1])}); "
                 "choosing again")  # fmt: skip
             slack *= 0.95 / (1.0 + over)
             continue
@@ -831,17 +844,6 @@ def _within_limits(
         if attempt == LIMIT_ATTEMPTS - 1:
             break
     raise _limit_error(result, limits, measured)
-
-
-def _measured_text(m: dict[str, Any]) -> str:
-    parts = []
-    if m.get("latency_ms") is not None:
-        parts.append(f"{m['latency_ms']:.2f} ms per row")
-    if m.get("batch_ms_per_1k") is not None:
-        parts.append(f"{m['batch_ms_per_1k']:.1f} ms per 1,000 rows")
-    if m.get("artifact_bytes") is not None:
-        parts.append(f"{m['artifact_bytes'] / 1e6:.2f} MB")
-    return ", ".join(parts)
 
 
 def _limit_error(
