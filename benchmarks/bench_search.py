@@ -324,6 +324,25 @@ def _wait_for_quiet(limit_s: float = QUIET_WAIT_S, poll_s: float = 10.0) -> tupl
 # ---------------------------------------------------------------- one run
 
 
+def _measure_when_quiet(
+    cmd: list[str], *, timeout: float, logs: Path
+) -> tuple[Measured, dict[str, Any]]:
+    """``measure`` once the machine is quiet, with what the rest of the machine did meanwhile.
+
+    ``others_cores``: cores others used during the run, on average (0 is a fair run);
+    ``waited_for_quiet_s`` and ``others_cores_before``: the wait, and the load it ended at.
+    """
+    waited, load_before = _wait_for_quiet()
+    busy = _busy_cpu_s()
+    run = measure(cmd, timeout=timeout, logs=logs)
+    others = max(0.0, _busy_cpu_s() - busy - run.cpu_s)
+    return run, {
+        "others_cores": round(others / run.wall_s, 2) if run.wall_s else None,
+        "waited_for_quiet_s": waited,
+        "others_cores_before": load_before,
+    }
+
+
 def _failure(run: Measured, what: str) -> str:
     """Why a process failed: its last lines, where a traceback names the exception."""
     why = "timed out" if run.timed_out else f"exit {run.returncode}"
@@ -358,20 +377,14 @@ def run_one(
         "error": None,
         "fit_command": show(fit_cmd),
     }
-    waited, load_before = _wait_for_quiet()
-    busy = _busy_cpu_s()
-    fit = measure(fit_cmd, timeout=4 * budget + 300, logs=rundir / "fit")
-    others = max(0.0, _busy_cpu_s() - busy - fit.cpu_s)
+    fit, quiet = _measure_when_quiet(fit_cmd, timeout=4 * budget + 300, logs=rundir / "fit")
     entry |= {
         "wall_s": round(fit.wall_s, 2),
         "wall_over_budget": round(fit.wall_s / budget, 3),
         "peak_rss_mib": fit.peak_rss_mib,
         "cpu_s": fit.cpu_s,
         "timed_out": fit.timed_out,
-        # cores the rest of the machine used meanwhile, on average: 0 is a fair run
-        "others_cores": round(others / fit.wall_s, 2) if fit.wall_s else None,
-        "waited_for_quiet_s": waited,
-        "others_cores_before": load_before,
+        **quiet,
     }
     if not fit.ok:
         entry["error"] = _failure(fit, "fit")
@@ -494,17 +507,13 @@ def _refit_only(
     ]
     out: dict[str, Any] = {"command": show(cmd), "error": None}
     try:
-        waited, _ = _wait_for_quiet()
-        busy = _busy_cpu_s()
-        run = measure(cmd, timeout=4 * budget + 300, logs=rundir / "refit")
-        others = max(0.0, _busy_cpu_s() - busy - run.cpu_s)
+        run, quiet = _measure_when_quiet(cmd, timeout=4 * budget + 300, logs=rundir / "refit")
         out |= {
             "wall_s": round(run.wall_s, 2),
             "refit_s": None,
             "over_search_wall": round(run.wall_s / search_wall_s, 3) if search_wall_s else None,
             "peak_rss_mib": run.peak_rss_mib,
-            "others_cores": round(others / run.wall_s, 2) if run.wall_s else None,
-            "waited_for_quiet_s": waited,
+            **quiet,
         }
         if not run.ok:
             # a failed command's wall time is not a refit's: keep it out of the ratio
