@@ -1,15 +1,25 @@
-"""The search loop's bookkeeping: which fold models it keeps and how it predicts fold times."""
+"""The search loop's bookkeeping: folds, which fold models it keeps, how it predicts fold
+times, and how a booster's out-of-fold predictions are scored."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from automl_cli.core.learners import make_learner
-from automl_cli.core.search import TrialRecord, _keep_best_models, _TimeModel
+from automl_cli.core.metrics import get_metric
+from automl_cli.core.search import (
+    SearchSettings,
+    TrialRecord,
+    _keep_best_models,
+    _TimeModel,
+    cv_repeats,
+    make_folds,
+    run_search,
+)
 
 
-def _record(number: int, loss: float, nbytes: int) -> TrialRecord:
-    r = TrialRecord(number, "rf", {}, "complete", False, fold_losses=[loss])
+def _record(number: int, loss: float, nbytes: int, family: str = "rf") -> TrialRecord:
+    r = TrialRecord(number, family, {}, "complete", False, fold_losses=[loss])
     r.models = [make_learner("linear", task="binary", n_classes=2)]
     r.model_bytes = nbytes
     return r
@@ -70,3 +80,74 @@ def test_local_workers_of_a_shared_study_split_the_cores() -> None:
         sleeper.kill()
         sleeper.wait()
     assert _threads_beside_local_workers(study, me, 2) == 2  # that worker has gone
+
+
+def test_the_best_of_every_family_keeps_its_models_beside_the_top_trials() -> None:
+    """Ensembles need members that err differently: a family's best stays a candidate even
+    when other families fill the top ``keep``."""
+    records = [_record(i, 0.1 + i / 100, 10, "lgbm") for i in range(5)]
+    records += [_record(10, 0.5, 10, "linear"), _record(11, 0.6, 10, "linear")]
+    _keep_best_models(records, keep=3, keep_bytes=10**6)
+    kept = sorted(r.number for r in records if r.models is not None)
+    assert kept == [0, 1, 2, 10]
+
+
+def test_repeated_folds_validate_every_row_once_per_repeat() -> None:
+    y = np.random.default_rng(0).integers(0, 2, 300)
+    once = make_folds(y, "binary", 5, seed=3)
+    thrice = make_folds(y, "binary", 5, seed=3, repeats=3)
+    assert len(thrice) == 15
+    # the first repeat is the plain K-fold: the same seed gives the same folds
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(once, thrice[:5], strict=True))
+    counts = np.zeros(len(y), dtype=int)
+    for train, val in thrice:
+        assert not set(train) & set(val)
+        counts[val] += 1
+    assert (counts == 3).all()
+    # the repeats are shuffled differently
+    assert not np.array_equal(thrice[0][1], thrice[5][1])
+    assert cv_repeats(300) == 3 and cv_repeats(2_000) == 2 and cv_repeats(50_000) == 1
+
+
+def test_booster_folds_are_scored_at_one_round_count_and_repeats_averaged() -> None:
+    """Each fold model of a booster trial predicts with the folds' mean best round (what the
+    refit uses), and its out-of-fold output is the mean over the repeats of those models."""
+    import pandas as pd
+    from sklearn.datasets import make_classification
+
+    X_np, y = make_classification(400, 8, n_informative=4, random_state=0)
+    X = pd.DataFrame(X_np, columns=[f"f{i}" for i in range(8)])
+    settings = SearchSettings(
+        task="binary",
+        n_classes=2,
+        metric=get_metric("logloss", "binary"),
+        families=["lgbm", "xgb"],
+        cv=4,
+        seed=0,
+        trials=4,
+        n_jobs=1,
+        repeats=2,
+    )
+    result = run_search({"native": X}, y, settings)
+    assert result.repeats == 2 and len(result.folds) == 8
+    boosters = [t for t in result.complete() if t.models is not None]
+    assert {t.family for t in boosters} == {"lgbm", "xgb"}
+    for t in boosters:
+        assert t.models is not None and len(t.models) == 8
+        trained = [
+            m.model_.current_iteration() if t.family == "lgbm" else m.model_.num_boosted_rounds()
+            for m in t.models
+        ]
+        used = [m.fitted_iterations() for m in t.models]
+        common = max(u for u in used if u is not None)
+        assert used == [min(common, n) for n in trained]  # one count, capped by what was trained
+        sums, n = np.zeros(len(y)), np.zeros(len(y))
+        losses = []
+        for model, (_, val) in zip(t.models, result.folds, strict=True):
+            p = model.predict_output(X.iloc[val])[:, 1]
+            sums[val] += p
+            n[val] += 1
+            losses.append(settings.metric.loss(y[val], model.predict_output(X.iloc[val]), 2))
+        assert (n == 2).all()
+        np.testing.assert_allclose(t.oof[:, 1], sums / n, rtol=1e-9)  # type: ignore[index]
+        np.testing.assert_allclose(t.fold_losses, losses, rtol=1e-9)

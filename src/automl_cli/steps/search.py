@@ -227,7 +227,7 @@ def run_search_step(
     from automl_cli.core.learners import FAMILIES, default_families
     from automl_cli.core.metrics import get_metric
     from automl_cli.core.preprocessing import encode_target
-    from automl_cli.core.search import SearchSettings, run_search
+    from automl_cli.core.search import SearchSettings, cv_repeats, run_search
 
     started = _process_start_monotonic() if given is None else given.started
     return_freed_memory()
@@ -347,6 +347,7 @@ def run_search_step(
         keep_models=ENSEMBLE_CANDIDATES,
         n_jobs=jobs,
         constrained=limits.active,
+        repeats=cv_repeats(len(y)),
     )
     search_deadline = None
     if hard_deadline is not None:
@@ -420,7 +421,8 @@ def run_search_step(
             assert assessor is not None
             assessor(record, seconds_left)
 
-        say(f"searching {', '.join(families)} ({scorer.name}, {settings.cv}-fold)")
+        repeated = f" ×{settings.repeats}" if settings.repeats > 1 else ""
+        say(f"searching {', '.join(families)} ({scorer.name}, {settings.cv}-fold{repeated})")
         with _ctrl_c_stops_the_search(say):
             result = run_search(
                 features,
@@ -595,11 +597,13 @@ def _ensemble(
     import numpy as np
 
     from automl_cli.core.ensemble import NoCandidateFits, greedy_ensemble
+    from automl_cli.core.search import family_bests
 
     # another worker's trial has no fold models here; it is refit if chosen
-    candidates = [
-        t for t in result.complete() if (t.models is not None or t.remote) and t.feasible
-    ][:ENSEMBLE_CANDIDATES]
+    usable = [t for t in result.complete() if (t.models is not None or t.remote) and t.feasible]
+    # the best overall, and the best of every family: members that err differently
+    bests = {id(t) for t in family_bests(usable)}
+    candidates = [t for i, t in enumerate(usable) if i < ENSEMBLE_CANDIDATES or id(t) in bests]
     if not candidates:
         raise NoCandidateFits("no candidate keeps to the limits on its own")
     outputs = [t.oof for t in candidates if t.oof is not None]
@@ -984,6 +988,7 @@ def _save(
                 "rows_without_target": dropped_rows,
                 "time_budget_s": budget,
                 "stopped_by": result.stopped_by,
+                "cv_repeats": result.repeats,
                 **({} if timing is None else timing.metrics()),
             }
         )
@@ -996,7 +1001,7 @@ def _fold_ids(folds: list[tuple[np.ndarray, np.ndarray]], n_rows: int) -> np.nda
 
     ids = np.full(n_rows, -1, dtype=int)
     for k, (_, val) in enumerate(folds):
-        ids[val] = k
+        ids[val[ids[val] < 0]] = k  # repeated CV: the fold of the first repeat
     return ids
 
 

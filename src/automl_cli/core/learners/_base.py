@@ -129,6 +129,13 @@ class Learner(ABC):
         """Boosters: the best iteration found by early stopping (reused at refit)."""
         return None
 
+    def use_iterations(self, n: int) -> bool:
+        """Boosters: predict (and save) with the first ``n`` rounds, at most those trained.
+
+        The search sets every fold model of a trial to the folds' mean best round: what the
+        refit on all rows will use. False when the family cannot (no rounds to choose)."""
+        return False
+
     def feature_importances(self) -> dict[str, float] | None:
         """Tree models: their own importance of each feature (split gain or impurity
         decrease), as ``evaluate`` reports it next to permutation importance; else None."""

@@ -154,6 +154,11 @@ class LgbmLearner(BaseLearner):
     def fitted_iterations(self) -> int | None:
         return getattr(self, "best_iteration_", None)
 
+    def use_iterations(self, n: int) -> bool:
+        self._check_fitted()
+        self.best_iteration_ = max(1, min(int(n), int(self.model_.current_iteration())))
+        return True
+
     def feature_importances(self) -> dict[str, float] | None:
         if not hasattr(self, "model_"):
             return None

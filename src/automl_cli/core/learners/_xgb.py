@@ -135,8 +135,8 @@ class XgbLearner(BaseLearner):
                 verbose_eval=False,
                 callbacks=[_deadline_cb()],
             )
+            # the rounds after the best stay (until saved): ``use_iterations`` may pick more
             best = int(booster.best_iteration) + 1
-            booster = booster[:best]
         self.model_ = booster
         self.best_iteration_ = max(int(best), 1)
 
@@ -147,10 +147,15 @@ class XgbLearner(BaseLearner):
     def fitted_iterations(self) -> int | None:
         return getattr(self, "best_iteration_", None)
 
+    def use_iterations(self, n: int) -> bool:
+        self._check_fitted()
+        self.best_iteration_ = max(1, min(int(n), int(self.model_.num_boosted_rounds())))
+        return True
+
     def feature_importances(self) -> dict[str, float] | None:
         if not hasattr(self, "model_"):
             return None
-        gains = self.model_.get_score(importance_type="total_gain")
+        gains = self.model_[: self.best_iteration_].get_score(importance_type="total_gain")
         names = self.model_.feature_names or list(gains)
         return {str(n): float(np.sum(gains.get(n, 0.0))) for n in names}
 
@@ -161,7 +166,8 @@ class XgbLearner(BaseLearner):
 
     def save(self, directory: Path) -> list[str]:
         self._check_fitted()
-        self.model_.save_model(str(Path(directory) / MODEL_FILE))
+        # only the rounds it predicts with: the file predicts exactly like the model
+        self.model_[: self.best_iteration_].save_model(str(Path(directory) / MODEL_FILE))
         return [MODEL_FILE]
 
     @classmethod
