@@ -279,6 +279,19 @@ def test_a_class_missing_from_the_training_fold_gets_a_zero_column(family: str) 
     assert proba[:, 2].max() < 0.05
 
 
+@pytest.mark.parametrize("family", BOOSTERS)
+def test_a_validation_class_missing_from_training_does_not_stop_the_fit(family: str) -> None:
+    """A small fold can hold the only rows of a rare class; early stopping goes on."""
+    X, y = features_for(family, "multiclass")
+    train, val = np.arange(len(X)) < len(X) // 2, np.arange(len(X)) >= len(X) // 2
+    train &= y != 2
+    model = learner(family, "multiclass").fit(X[train], y[train], X[val], y[val])
+    proba = model.predict_proba(X[val])
+    assert proba.shape == (int(val.sum()), 3)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-9)
+    assert proba[:, 2].max() < 0.05 and model.fitted_iterations() is not None
+
+
 # -- early stopping and refit --------------------------------------------------------------
 @pytest.mark.parametrize("family", BOOSTERS)
 @every_case
@@ -449,7 +462,13 @@ def test_boosters_stop_at_the_fit_deadline(family: str) -> None:
 
 
 @pytest.mark.parametrize("family", ["rf", "et"])
-def test_forests_stop_growing_trees_at_the_fit_deadline(family: str) -> None:
+def test_forests_stop_growing_trees_at_the_fit_deadline(
+    family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import automl_cli.core.learners._forest as forest
+
+    # a table this small is grown in one go; the deadline is checked on bigger ones
+    monkeypatch.setattr(forest, "ONE_GO_CELLS", 0)
     cut, full, X = past_deadline_and_free(family, 60)
     assert 0 < len(cut.model_.estimators_) < 60 == len(full.model_.estimators_)  # type: ignore[attr-defined]
     assert cut.predict_proba(X).shape == (len(X), 2)
@@ -460,11 +479,19 @@ def test_forests_grown_in_chunks_equal_one_fit(family: str) -> None:
     """Deadline checks between chunks of trees must not change the forest."""
     import sklearn.ensemble as ensemble
 
-    X, y = features_for(family, "regression")
-    model = learner(family, "regression", n_estimators=30).fit(X, y)
+    import automl_cli.core.learners._forest as forest
+
     cls = ensemble.RandomForestRegressor if family == "rf" else ensemble.ExtraTreesRegressor
-    ref = cls(n_estimators=30, max_features=1.0, max_leaf_nodes=15000, random_state=0).fit(X, y)
-    np.testing.assert_array_equal(model.predict(X), ref.predict(X))
+    X, y = features_for(family, "regression")
+    assert X.size <= forest.ONE_GO_CELLS  # a small table: grown in one go
+    big, y_big = features_for(family, "regression", n=60_000 // X.shape[1])
+    assert big.size > forest.ONE_GO_CELLS  # grown in chunks, with deadline checks
+    # 12 deep trees on 6,000 rows stay under the forest memory cap (which also stops growth)
+    for features, target, trees in ((X, y, 30), (big, y_big, 12)):
+        model = learner(family, "regression", n_estimators=trees).fit(features, target)
+        ref = cls(n_estimators=trees, max_features=1.0, max_leaf_nodes=15000, random_state=0)
+        ref.fit(features, target)
+        np.testing.assert_array_equal(model.predict(features), ref.predict(features))
 
 
 @pytest.mark.parametrize("family", ["rf", "et", "knn"])

@@ -106,7 +106,8 @@ def test_repeated_folds_validate_every_row_once_per_repeat() -> None:
     assert (counts == 3).all()
     # the repeats are shuffled differently
     assert not np.array_equal(thrice[0][1], thrice[5][1])
-    assert cv_repeats(300) == 3 and cv_repeats(2_000) == 2 and cv_repeats(50_000) == 1
+    assert cv_repeats(300, 10) == cv_repeats(3_000, 16) == 2
+    assert cv_repeats(3_001, 2) == cv_repeats(2_000, 80) == 1  # many rows, or wide: one pass
 
 
 def test_booster_folds_are_scored_at_one_round_count_and_repeats_averaged() -> None:
@@ -151,3 +152,33 @@ def test_booster_folds_are_scored_at_one_round_count_and_repeats_averaged() -> N
         assert (n == 2).all()
         np.testing.assert_allclose(t.oof[:, 1], sums / n, rtol=1e-9)  # type: ignore[index]
         np.testing.assert_allclose(t.fold_losses, losses, rtol=1e-9)
+
+
+def test_a_refit_cut_short_by_the_deadline_keeps_the_finished_fold_models() -> None:
+    """A machine slower than the time model's estimate stops a booster's refit after a few
+    rounds; such a model predicts badly, so the member stays its complete fold models."""
+    import time
+
+    import pandas as pd
+    from sklearn.datasets import make_regression
+
+    from automl_cli.steps.search import Member, _refit_or_bag
+
+    X_np, y = make_regression(20_000, 20, noise=1.0, random_state=0)
+    X = pd.DataFrame(X_np, columns=[f"f{i}" for i in range(20)])
+    params = {"learning_rate": 0.01, "num_leaves": 63}
+    folds = [
+        make_learner("lgbm", task="regression", n_classes=0, n_jobs=1, **params) for _ in range(2)
+    ]
+    for k, model in enumerate(folds):
+        rows = np.arange(len(y)) % 2 != k
+        model.fit(X[rows].iloc[:500], y[rows][:500], X[~rows].iloc[:200], y[~rows][:200])
+    member = Member("lgbm", 1.0, params, list(folds), "folds", 3, 0.0, [1000, 1000])
+    settings = SearchSettings("regression", 0, get_metric("rmse", "regression"), ["lgbm"])
+    notes: list[str] = []
+    # the time model expects 0.08 s; 1,100 rounds on 20,000 rows take far longer
+    out = _refit_or_bag(
+        [member], {"native": X}, y, settings, time.monotonic() + 1.3, False, notes.append
+    )
+    assert out[0].fit == "folds" and out[0].learners == folds
+    assert any("keeping its fold models" in n for n in notes)

@@ -347,7 +347,7 @@ def run_search_step(
         keep_models=ENSEMBLE_CANDIDATES,
         n_jobs=jobs,
         constrained=limits.active,
-        repeats=cv_repeats(len(y)),
+        repeats=cv_repeats(len(y), max(df.shape[1] for df in features.values())),
     )
     search_deadline = None
     if hard_deadline is not None:
@@ -681,7 +681,8 @@ def _refit_or_bag(
             )
             continue
         fold_models = member.learners
-        train_share = 1.0 - 1.0 / max(len(fold_models), 2)
+        per_repeat = len(fold_models) // max(int(settings.repeats), 1)  # K of the K-fold
+        train_share = 1.0 - 1.0 / max(per_repeat, 2)
         estimate = max(member.fold_seconds, 0.05) / max(train_share, 0.5) * 1.3
         too_late = hard_deadline is not None and time.monotonic() + estimate > hard_deadline - 1.0
         if too_late and fold_models:  # without fold models (another worker's) it must be refit
@@ -700,8 +701,17 @@ def _refit_or_bag(
             n_jobs=settings.n_jobs,
             **params,
         )
-        with fit_deadline(None if hard_deadline is None else hard_deadline - 1.0):
+        cutoff = None if hard_deadline is None else hard_deadline - 1.0
+        with fit_deadline(cutoff):
             learner.fit(features[learner.variant], y)
+        if cutoff is not None and time.monotonic() >= cutoff and fold_models:
+            # cut short by the deadline (a slower machine than the estimate): a booster
+            # stopped after a few rounds predicts badly, the finished fold models do not
+            say(f"no time to finish refitting {member.family}: keeping its fold models")
+            if one_fold:
+                member.learners = fold_models[:1]
+            refitted.append(member)
+            continue
         refitted.append(
             Member(member.family, member.weight, params, [learner], "refit", member.trial)
         )

@@ -23,6 +23,7 @@ CLASSIFICATION_CRITERIA = ("gini", "entropy", "log_loss")
 REGRESSION_CRITERIA = ("squared_error", "friedman_mse", "absolute_error", "poisson")
 MAX_FEATURES = ("sqrt", "log2", 0.25, 0.5, 0.75, 1.0)
 TREE_CHUNKS = 6  # deadline checks per forest fit
+ONE_GO_CELLS = 50_000  # up to this many rows × features a forest is grown in one fit
 NODE_BYTES = 64  # scikit-learn's tree node record, before the per-node value array
 MAX_FOREST_BYTES = 16 * 2**20  # one fitted forest; the search keeps one per CV fold
 
@@ -107,8 +108,10 @@ class ForestLearner(SklearnLearner):
         """
         model = self._build(X, y)
         total = int(self.n_estimators)
-        chunk = max(1, -(-total // TREE_CHUNKS))
         features = self._features(X)
+        # a small table's forest grows in about a second: one go, without the chunks' cost
+        chunks = 1 if features.shape[0] * features.shape[1] <= ONE_GO_CELLS else TREE_CHUNKS
+        chunk = max(1, -(-total // chunks))
         with limit_threads(int(self.n_jobs)):
             grown = 0
             while grown < total:

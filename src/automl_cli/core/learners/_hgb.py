@@ -119,6 +119,12 @@ class HgbLearner(SklearnLearner):
         X_val: pd.DataFrame | None,
         y_val: np.ndarray | None,
     ) -> None:
+        if X_val is not None and y_val is not None and self.task != "regression":
+            # scikit-learn refuses a validation class the training rows lack (a rare class
+            # in a small fold): such rows cannot guide early stopping anyway
+            seen = np.isin(y_val, np.unique(y))
+            if not seen.all():
+                X_val, y_val = (X_val[seen], y_val[seen]) if seen.any() else (None, None)
         model = self._build(X, y, early_stopping=X_val is not None)
         with limit_threads(int(self.n_jobs)):
             if X_val is None:
