@@ -200,7 +200,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for args in (
         ("profile", data, "--target", "y"),
         ("search", data, "--target", "y", "--trials", "1", "--models", "linear"),
-        ("search", data, "--target", "y", "--trials", "2", "--models", "linear,rf"),
+        # 3 folds: on these rows the two-member ensemble beats either member in CV
+        ("search", data, "--target", "y", "--trials", "2", "--models", "linear,rf", "--cv", "3"),
     ):
         proc = automl(project, *args, cwd=root)
         assert proc.returncode == 0, proc.stderr[-2000:]
