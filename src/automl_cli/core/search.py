@@ -375,7 +375,7 @@ def run_search(
             break
     if shared:
         records += _remote_records(study, {r.number for r in records})
-    repeats = settings.repeats if len(folds) > 1 and len(folds) % settings.repeats == 0 else 1
+    repeats = settings.repeats if len(folds) > 1 else 1  # one holdout split is never repeated
     return SearchResult(records, folds, interrupted, stopped_by, repeats)
 
 

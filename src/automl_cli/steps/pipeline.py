@@ -101,22 +101,22 @@ class Chain:
         return self.steps
 
 
+_SEARCH_KWARGS = (
+    "target",
+    "time_budget",
+    "trials",
+    "metric",
+    "task",
+    "seed",
+    "cv",
+    "models",
+    "lock_timeout",
+    *LIMIT_KEYS,
+)
+
+
 def _search_cli(options: dict[str, Any]) -> dict[str, Any]:
-    keys = (
-        "target",
-        "time_budget",
-        "trials",
-        "metric",
-        "task",
-        "seed",
-        "cv",
-        "models",
-        *LIMIT_KEYS,
-    )
-    return {k: options.get(k) for k in keys} | {
-        "models": options.get("models") or None,
-        "lock_timeout": options.get("lock_timeout"),
-    }
+    return {k: options.get(k) for k in _SEARCH_KWARGS} | {"models": options.get("models") or None}
 
 
 def _chain(
@@ -274,20 +274,6 @@ def _is_own_refit(
         "model", data_sha256, [*made_from, origin_art], same, int(settings["seed"].value)
     )
     return bool(cache_key(source.manifest) == key)
-
-
-_SEARCH_KWARGS = (
-    "target",
-    "time_budget",
-    "trials",
-    "metric",
-    "task",
-    "seed",
-    "cv",
-    "models",
-    "lock_timeout",
-    *LIMIT_KEYS,
-)
 
 
 def _evaluate(
