@@ -205,3 +205,28 @@ def test_a_reader_that_closes_early_ends_the_run_quietly(messy: dict, tmp_path: 
     assert len(lines) == 2 and lines[0] == "customer_id,prediction,proba_no,proba_yes"
     assert proc.returncode == 141  # as `cat` does when its reader goes away
     assert "error" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_an_output_file_gets_the_umask_mode_or_keeps_the_one_it_had(
+    messy: dict, tmp_path: Path
+) -> None:
+    """Written through a temp file and renamed, as `> file` would be: readable by whoever the
+    umask lets read it, and a replaced file keeps its permissions."""
+    import os
+    import stat
+
+    out, new = tmp_path / "predictions.csv", str(messy["new"])
+    old = os.umask(0o022)  # the CLI subprocess inherits it
+    try:
+        proc = automl(messy["project"], "predict", new, "-o", str(out), cwd=messy["root"])
+        assert proc.returncode == 0, proc.stderr
+        assert stat.S_IMODE(out.stat().st_mode) == 0o644
+        out.chmod(0o640)
+        again = automl(
+            messy["project"], "predict", new, "-o", str(out), "--format", "jsonl", cwd=messy["root"]
+        )
+        assert again.returncode == 0, again.stderr
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(out.stat().st_mode) == 0o640
+    assert len(_read_jsonl(out)) == len(pd.read_csv(messy["new"]))

@@ -12,9 +12,11 @@ written to a temporary name and renamed at the end, so a failed run leaves no ha
 from __future__ import annotations
 
 import contextlib
+import io
 import os
+import secrets
+import stat
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -410,10 +412,14 @@ class _Sink:
                 raise UsageError(
                     f"the folder of --output {path} does not exist", hint="create it first"
                 )
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-            self._tmp = Path(tmp)
-            binary = fmt != "jsonl"
-            self._fh = os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", newline="")
+            # "x" mode, not mkstemp: the file gets the umask's mode (as `> file` would), not
+            # 0600, so the readers of a shared output folder can still read it
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+            fh = open(tmp, "xb")  # noqa: SIM115 - closed by commit() or abort()
+            self._tmp = tmp
+            with contextlib.suppress(OSError):  # replacing a file keeps its permissions
+                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+            self._fh = fh if fmt != "jsonl" else io.TextIOWrapper(fh, encoding="utf-8", newline="")
 
     def write(self, frame: pd.DataFrame) -> None:
         if self.fmt == "csv":
