@@ -132,6 +132,33 @@ def test_diff_of_an_unknown_reference_exits_4(template: Path, tmp_path: Path) ->
     ).returncode == (EXIT_ARTIFACT)
 
 
+@pytest.mark.parametrize(
+    "damage",
+    [
+        "not json {",
+        '{"kind": "prep", "version": 1}',
+        '{"kind": "model", "version": 2, "inputs": 7}',
+    ],
+)
+def test_runs_list_names_a_damaged_manifest_and_lists_the_rest(
+    project: Path, tmp_path: Path, damage: str
+) -> None:
+    before = _ok(project, "runs", "list", cwd=tmp_path)["artifacts"]
+    (project / "artifacts/model/v0002/manifest.json").write_text(damage)
+    after = _ok(project, "runs", "list", cwd=tmp_path)["artifacts"]
+    assert [r["ref"] for r in after] == [r["ref"] for r in before]
+    [bad] = [r for r in after if r["error"]]
+    assert bad["ref"] == "model@v2" and "model@v2" in bad["error"] and bad["metrics"] == {}
+    assert [r for r in after if r["ref"] != "model@v2"] == [
+        r for r in before if r["ref"] != "model@v2"
+    ]
+    human = automl(project, "runs", "list", cwd=tmp_path)
+    assert human.returncode == 0 and "unreadable" in human.stderr
+    assert "Traceback" not in human.stderr
+    shown = automl(project, "runs", "show", "model@v2", cwd=tmp_path)
+    assert shown.returncode == EXIT_ARTIFACT  # reading the damaged one itself still fails
+
+
 # -- gc -----------------------------------------------------------------------------------
 
 

@@ -132,6 +132,11 @@ def render_runs_list(console: Console, doc: dict[str, Any]) -> None:
     for name in ("artifact", "created (UTC)", "data", "metrics", "alias"):
         table.add_column(name)
     for row in doc["artifacts"]:
+        if row.get("error"):
+            table.add_row(
+                row["ref"], "–", "–", f"[red]unreadable: {escape(row['error'])}[/red]", ""
+            )
+            continue
         metrics = ", ".join(f"{k}={v}" for k, v in list(row["metrics"].items())[:3])
         table.add_row(
             row["ref"],

@@ -30,22 +30,38 @@ __all__ = [
 
 
 def _row(project: Project, kind: str, version: int) -> dict[str, Any]:
-    art = project.load(f"{kind}@{version}", verify=False)
-    m = art.manifest
-    aliases = [a for a, v in project.refs().get(kind, {}).items() if v == art.name]
-    inputs = m.get("inputs", [])
-    return {
-        "ref": art.ref,
+    """One version's line; a version whose manifest cannot be read is listed with the reason
+    (``error``) instead of hiding every other version behind one damaged folder."""
+    aliases = [a for a, v in project.refs().get(kind, {}).items() if v == f"v{version:04d}"]
+    row: dict[str, Any] = {
+        "ref": f"{kind}@v{version}",
         "kind": kind,
         "version": version,
-        "created_utc": m.get("created_utc"),
-        "data": inputs[0]["path"] if inputs else None,
-        "data_label": _split_label(inputs[0]["path"]) if inputs else None,
-        "data_sha256": inputs[0]["sha256"] if inputs else None,
-        "metrics": m.get("metrics", {}),
+        "created_utc": None,
+        "data": None,
+        "data_label": None,
+        "data_sha256": None,
+        "metrics": {},
         "aliases": aliases,
-        "parents": [p["ref"] for p in m.get("parents", [])],
+        "parents": [],
+        "error": None,
     }
+    try:
+        m = project.load(f"{kind}@{version}", verify=False).manifest
+        inputs = m.get("inputs", [])
+        row.update(
+            created_utc=m.get("created_utc"),
+            data=inputs[0]["path"] if inputs else None,
+            data_label=_split_label(inputs[0]["path"]) if inputs else None,
+            data_sha256=inputs[0]["sha256"] if inputs else None,
+            metrics=dict(m.get("metrics", {})),
+            parents=[p["ref"] for p in m.get("parents", [])],
+        )
+    except AutomlError as exc:
+        row["error"] = exc.message
+    except (AttributeError, KeyError, IndexError, TypeError, ValueError):
+        row["error"] = f"{kind}@v{version}: its manifest is not in the expected layout"
+    return row
 
 
 def _split_label(path: str) -> str | None:
