@@ -452,13 +452,28 @@ def past_deadline_and_free(family: str, n_estimators: int) -> tuple[Learner, Lea
     return cut, learner(family, "binary", n_estimators=n_estimators).fit(X, y), X
 
 
-@pytest.mark.parametrize("family", ["lgbm", "xgb"])
-def test_boosters_stop_at_the_fit_deadline(family: str) -> None:
+@pytest.mark.parametrize("family", ["lgbm", "xgb", "hgb"])
+def test_boosters_stop_at_the_fit_deadline(family: str, tmp_path: Path) -> None:
     """A deadline already past ends training after the first round: the budget wins."""
     model, free, X = past_deadline_and_free(family, 500)
     assert model.fitted_iterations() is not None and free.fitted_iterations() is not None
     assert model.fitted_iterations() <= 2 < free.fitted_iterations()
     assert model.predict_proba(X).shape == (len(X), 2)
+    # a fold fit (early stopping on its validation rows) stops at the deadline too
+    import time
+
+    from automl_cli.core.learners._base import fit_deadline
+
+    _, y = features_for(family, "binary")
+    half = len(X) // 2
+    with fit_deadline(time.monotonic() - 1.0):
+        fold = learner(family, "binary", n_estimators=500)
+        fold.fit(X[:half], y[:half], X[half:], y[half:])
+    assert fold.fitted_iterations() is not None and fold.fitted_iterations() <= 2
+    # the deadline check leaves nothing behind in what is saved
+    fold.save(tmp_path)
+    loaded = type(fold).load(tmp_path, fold.get_params())
+    np.testing.assert_allclose(loaded.predict_proba(X), fold.predict_proba(X))
 
 
 @pytest.mark.parametrize("family", ["rf", "et"])

@@ -3,6 +3,12 @@
 It early-stops on the given validation fold (``fit(X_val=…)``). Unlike LightGBM/XGBoost it
 keeps the ``n_iter_no_change`` rounds after the best one, so ``fitted_iterations`` reports
 the best round from ``validation_score_`` for the refit rather than the rounds it ran.
+
+scikit-learn offers no callback, so the search deadline is checked where its loop asks
+whether to stop early (``_should_stop``, once a round): folds stop on their validation loss,
+and fits without a validation set on their training loss, which only ends a fit whose loss
+no longer moves. Without that hook one fit on a stalled machine could run far past the
+budget.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from automl_cli.core.learners._base import past_deadline
 from automl_cli.core.learners._common import EARLY_STOPPING_ROUNDS, MAX_ESTIMATORS, config
 from automl_cli.core.learners._params import Constraint, Interval
 from automl_cli.core.learners._sklearn import SklearnLearner, limit_threads
@@ -89,7 +96,7 @@ class HgbLearner(SklearnLearner):
             out[c] = np.where(codes < 0, np.nan, codes)
         return out
 
-    def _build(self, X: pd.DataFrame, y: np.ndarray, early_stopping: bool = False) -> Any:
+    def _build(self, X: pd.DataFrame, y: np.ndarray) -> Any:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
         cls = (
@@ -106,7 +113,8 @@ class HgbLearner(SklearnLearner):
             max_features=float(self.max_features),
             max_bins=MAX_BINS,
             categorical_features="from_dtype",
-            early_stopping=early_stopping,
+            early_stopping=True,  # see the module docstring
+            validation_fraction=None,  # the training loss, when no validation set is given
             scoring="loss",
             n_iter_no_change=int(self.early_stopping_rounds),
             random_state=int(self.seed),
@@ -125,12 +133,18 @@ class HgbLearner(SklearnLearner):
             seen = np.isin(y_val, np.unique(y))
             if not seen.all():
                 X_val, y_val = (X_val[seen], y_val[seen]) if seen.any() else (None, None)
-        model = self._build(X, y, early_stopping=X_val is not None)
-        with limit_threads(int(self.n_jobs)):
-            if X_val is None:
-                model.fit(self._features(X), y)
-            else:
-                model.fit(self._features(X), y, X_val=self._features(X_val), y_val=y_val)
+        model = self._build(X, y)
+        rule = type(model)._should_stop
+        # on the instance for this fit only: nothing of it is left to persist
+        model._should_stop = lambda scores: past_deadline() or rule(model, scores)
+        try:
+            with limit_threads(int(self.n_jobs)):
+                if X_val is None:
+                    model.fit(self._features(X), y)
+                else:
+                    model.fit(self._features(X), y, X_val=self._features(X_val), y_val=y_val)
+        finally:
+            del model._should_stop
         self.model_ = model
 
     def fitted_iterations(self) -> int | None:

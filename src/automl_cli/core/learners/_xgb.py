@@ -135,8 +135,11 @@ class XgbLearner(BaseLearner):
                 verbose_eval=False,
                 callbacks=[_deadline_cb()],
             )
-            # the rounds after the best stay (until saved): ``use_iterations`` may pick more
-            best = int(booster.best_iteration) + 1
+            # the rounds after the best stay (until saved): ``use_iterations`` may pick more.
+            # No best round is recorded when the deadline ends the first round (xgboost stops
+            # asking the callbacks after the first that says stop): keep what was trained.
+            recorded = booster.attr("best_iteration")
+            best = int(recorded) + 1 if recorded is not None else booster.num_boosted_rounds()
         self.model_ = booster
         self.best_iteration_ = max(int(best), 1)
 
