@@ -29,10 +29,12 @@ __all__ = [
 ]
 
 
-def _row(project: Project, kind: str, version: int) -> dict[str, Any]:
+def _row(
+    project: Project, kind: str, version: int, refs: dict[str, dict[str, str]]
+) -> dict[str, Any]:
     """One version's line; a version whose manifest cannot be read is listed with the reason
     (``error``) instead of hiding every other version behind one damaged folder."""
-    aliases = [a for a, v in project.refs().get(kind, {}).items() if v == f"v{version:04d}"]
+    aliases = [a for a, v in refs.get(kind, {}).items() if v == f"v{version:04d}"]
     row: dict[str, Any] = {
         "ref": f"{kind}@v{version}",
         "kind": kind,
@@ -82,8 +84,9 @@ def list_runs(project_dir: Path, kind: str | None = None) -> dict[str, Any]:
     if kind is not None and kind not in KINDS:
         raise UsageError(f"unknown artifact kind '{kind}'", hint=f"kinds are: {', '.join(KINDS)}")
     project = Project(project_dir)
+    refs = project.refs()  # read once for the whole listing, not once per version
     rows = [
-        _row(project, k, v)
+        _row(project, k, v, refs)
         for k in (KINDS if kind is None else (kind,))
         for v in project.versions(k)
     ]
