@@ -504,9 +504,20 @@ def test_forests_grown_in_chunks_equal_one_fit(family: str) -> None:
     # 12 deep trees on 6,000 rows stay under the forest memory cap (which also stops growth)
     for features, target, trees in ((X, y, 30), (big, y_big, 12)):
         model = learner(family, "regression", n_estimators=trees).fit(features, target)
-        ref = cls(n_estimators=trees, max_features=1.0, max_leaf_nodes=15000, random_state=0)
+        # fewer rows than the 15,000-leaf cap: it cannot bind, and is left to scikit-learn
+        ref = cls(n_estimators=trees, max_features=1.0, max_leaf_nodes=None, random_state=0)
         ref.fit(features, target)
         np.testing.assert_array_equal(model.predict(features), ref.predict(features))
+
+
+@pytest.mark.parametrize("family", ["rf", "et"])
+def test_the_forest_leaf_cap_holds_where_it_can_bind(family: str) -> None:
+    X, y = features_for(family, "binary", n=400)
+    capped = learner(family, "binary", n_estimators=5, max_leaf_nodes=8).fit(X, y)
+    leaves = [tree.tree_.n_leaves for tree in capped.model_.estimators_]
+    assert max(leaves) <= 8
+    uncapped = learner(family, "binary", n_estimators=5, max_leaf_nodes=None).fit(X, y)
+    assert min(tree.tree_.n_leaves for tree in uncapped.model_.estimators_) > 8
 
 
 @pytest.mark.parametrize("family", ["rf", "et", "knn"])
@@ -517,7 +528,7 @@ def test_families_that_grow_with_the_data_report_their_memory(family: str) -> No
     assert learner("linear", "binary").fit(*features_for("linear", "binary")).model_bytes() == 0
 
 
-@pytest.mark.parametrize("family", ["lgbm", "xgb"])
+@pytest.mark.parametrize("family", ["lgbm", "xgb", "hgb"])
 def test_boosters_report_more_memory_for_more_trees(family: str) -> None:
     X, y = features_for(family, "binary", n=300)
     few = learner(family, "binary", n_estimators=5).fit(X, y)
