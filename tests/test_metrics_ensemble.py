@@ -28,6 +28,25 @@ def test_binary_and_multiclass_metrics_match_sklearn() -> None:
     assert get_metric("auc", "multiclass").score(y3, p3, 3) == pytest.approx(auc3)
 
 
+def test_binary_auc_equals_sklearn_with_ties_and_one_class() -> None:
+    """The ensemble step's fast AUC: ties (rounded scores, a constant model) count half."""
+    auc = get_metric("auc", "binary")
+    for n, decimals in ((50, 1), (500, 2), (3000, 8)):
+        y = rng.integers(0, 2, n)
+        p1 = np.round(np.clip(y * 0.3 + rng.random(n) * 0.7, 0, 1), decimals)
+        proba = np.column_stack([1 - p1, p1])
+        assert auc.score(y, proba, 2) == pytest.approx(roc_auc_score(y, p1), abs=1e-12)
+    y = rng.integers(0, 2, 100)
+    assert auc.score(y, np.full((100, 2), 0.5), 2) == 0.5
+    assert np.isnan(auc.score(np.ones(10, dtype=int), rng.dirichlet([1, 1], 10), 2))
+    # a multiclass target of which a fold holds two classes: the binary AUC of those two
+    y3 = np.array([0, 2, 2, 0, 2, 0, 0, 2])
+    p3 = rng.dirichlet([1, 1, 1], 8)
+    two = p3[:, [0, 2]] / p3[:, [0, 2]].sum(axis=1, keepdims=True)
+    expected = roc_auc_score(y3 == 2, two[:, 1])
+    assert get_metric("auc", "multiclass").score(y3, p3, 3) == pytest.approx(expected, abs=1e-12)
+
+
 def test_regression_metrics_and_direction() -> None:
     y = rng.normal(size=100)
     v = y + rng.normal(scale=0.1, size=100)

@@ -4,6 +4,7 @@ times, and how a booster's out-of-fold predictions are scored."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from automl_cli.core.learners import make_learner
 from automl_cli.core.metrics import get_metric
@@ -16,6 +17,7 @@ from automl_cli.core.search import (
     make_folds,
     run_search,
 )
+from automl_cli.steps.search import SAVE_MARGIN_S, Member, _refit_or_bag
 
 
 def _record(number: int, loss: float, nbytes: int, family: str = "rf") -> TrialRecord:
@@ -113,7 +115,6 @@ def test_repeated_folds_validate_every_row_once_per_repeat() -> None:
 def test_booster_folds_are_scored_at_one_round_count_and_repeats_averaged() -> None:
     """Each fold model of a booster trial predicts with the folds' mean best round (what the
     refit uses), and its out-of-fold output is the mean over the repeats of those models."""
-    import pandas as pd
     from sklearn.datasets import make_classification
 
     X_np, y = make_classification(400, 8, n_informative=4, random_state=0)
@@ -159,10 +160,7 @@ def test_a_refit_cut_short_by_the_deadline_keeps_the_finished_fold_models() -> N
     rounds; such a model predicts badly, so the member stays its complete fold models."""
     import time
 
-    import pandas as pd
     from sklearn.datasets import make_regression
-
-    from automl_cli.steps.search import Member, _refit_or_bag
 
     X_np, y = make_regression(20_000, 20, noise=1.0, random_state=0)
     X = pd.DataFrame(X_np, columns=[f"f{i}" for i in range(20)])
@@ -176,9 +174,64 @@ def test_a_refit_cut_short_by_the_deadline_keeps_the_finished_fold_models() -> N
     member = Member("lgbm", 1.0, params, list(folds), "folds", 3, 0.0, [1000, 1000])
     settings = SearchSettings("regression", 0, get_metric("rmse", "regression"), ["lgbm"])
     notes: list[str] = []
-    # the time model expects 0.08 s; 1,100 rounds on 20,000 rows take far longer
-    out = _refit_or_bag(
-        [member], {"native": X}, y, settings, time.monotonic() + 1.3, False, notes.append
-    )
-    assert out[0].fit == "folds" and out[0].learners == folds
+    # time to save the fold models twice over, and 0.3 s more: the time model expects the
+    # refit to take 0.13 s; 1,100 rounds on 20,000 rows take far longer
+    saving = sum(model.save_seconds() for model in folds)
+    deadline = time.monotonic() + SAVE_MARGIN_S + 2 * saving + 0.3
+    out = _refit_or_bag([member], {"native": X}, y, settings, deadline, False, notes.append)
+    # the refit stopped where the time to save one model on all rows begins: at least one
+    # fold model is kept, as many as that time saves
+    kept = out[0].learners
+    assert out[0].fit == "folds" and 1 <= len(kept) <= 2 and kept == folds[: len(kept)]
     assert any("keeping its fold models" in n for n in notes)
+
+
+def _forest_member(n_folds: int) -> tuple[Member, dict[str, pd.DataFrame], np.ndarray]:
+    """Extra trees fold models of a few MB each, on 3,000 noisy rows."""
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(3000, 8)), columns=[f"f{i}" for i in range(8)])
+    y = (X["f0"] + rng.normal(size=3000) > 0).astype(int).to_numpy()
+    folds = []
+    for k in range(n_folds):
+        train = np.arange(3000) % n_folds != k
+        folds.append(make_learner("et", task="binary", n_classes=2, n_jobs=1, n_estimators=40).fit(
+            X[train], y[train]
+        ))  # fmt: skip
+    member = Member("et", 1.0, {"n_estimators": 40}, list(folds), "folds", 7, 0.1, [None] * 3)
+    return member, {"encoded": X}, y
+
+
+def test_fold_models_are_kept_only_as_many_as_there_is_time_to_save() -> None:
+    """Saving is in the budget: with time to save about one and a half fold models, the
+    member is not refit (a refit is bigger than a fold model) and keeps one of its three."""
+    import time
+
+    member, features, y = _forest_member(3)
+    folds = list(member.learners)
+    per_fold = folds[0].save_seconds()
+    assert per_fold > 0.1  # the forests are big enough for their save to count
+    settings = SearchSettings("binary", 2, get_metric("auc", "binary"), ["et"])
+    notes: list[str] = []
+    deadline = time.monotonic() + SAVE_MARGIN_S + 1.5 * per_fold
+    out = _refit_or_bag([member], features, y, settings, deadline, False, notes.append)
+    assert out[0].fit == "folds" and out[0].learners == folds[:1]
+    assert "time to save 1 of et's 3 fold models" in notes
+    assert not any("refitting" in n for n in notes)
+
+
+def test_a_member_is_refit_when_its_fit_and_the_save_of_all_fit_in_the_budget() -> None:
+    """A later member's save is reserved before an earlier member's refit starts."""
+    import time
+
+    first, features, y = _forest_member(3)
+    second, _, _ = _forest_member(3)
+    second.trial = 8
+    settings = SearchSettings("binary", 2, get_metric("auc", "binary"), ["et"])
+    notes: list[str] = []
+    out = _refit_or_bag(
+        [first, second], features, y, settings, time.monotonic() + 120, False, notes.append
+    )
+    assert [m.fit for m in out] == ["refit", "refit"]
+    assert notes == ["refitting et on all 3,000 rows"] * 2
+    # the refit model is a fold model's size grown by its share of the rows, as estimated
+    assert out[0].learners[0].save_seconds() <= 1.6 * first.learners[0].save_seconds()

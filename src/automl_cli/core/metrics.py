@@ -43,17 +43,34 @@ def _labels(output: np.ndarray) -> np.ndarray:
     return np.asarray(output).argmax(axis=1)
 
 
+def _binary_auc(positive: np.ndarray, scores: np.ndarray) -> float:
+    """ROC AUC as the Mann–Whitney statistic (ties count half), equal to scikit-learn's.
+
+    ``roc_auc_score`` spends most of its time checking its inputs; the ensemble step scores
+    hundreds of candidate blends, where that was seconds of a small table's budget.
+    """
+    from scipy.stats import rankdata
+
+    positive = np.asarray(positive, dtype=bool)
+    n_pos = int(positive.sum())
+    n_neg = len(positive) - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")  # undefined with one class, as scikit-learn says
+    ranks = rankdata(np.asarray(scores, dtype="float64"))
+    return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
 def _auc(y: np.ndarray, p: np.ndarray, k: int) -> float:
     from sklearn.metrics import roc_auc_score
 
     if p.shape[1] == 2:
-        return float(roc_auc_score(y, p[:, 1]))
+        return _binary_auc(y.astype(int) == 1, p[:, 1])
     present = np.unique(y.astype(int))
     if len(present) < 2:
         return float("nan")
     probs = p[:, present] / np.clip(p[:, present].sum(axis=1, keepdims=True), _EPS, None)
     if len(present) == 2:
-        return float(roc_auc_score(y == present[1], probs[:, 1]))
+        return _binary_auc(y == present[1], probs[:, 1])
     return float(roc_auc_score(y, probs, multi_class="ovr", average="macro", labels=present))
 
 

@@ -69,6 +69,7 @@ TIMING_ROWS = 200  # training rows kept to time models on (single rows cycle thr
 LIMIT_ATTEMPTS = 3  # ensembles tried, each under tighter estimates, before giving up
 LEADERBOARD_ROW_BYTES = 400  # size estimates before the files exist
 SPEC_BYTES = 24_000  # model.json + manifest.json
+SAVE_MARGIN_S = 1.0  # the save beyond the members' files: OOF, leaderboard, study, manifest
 DEFAULTS: dict[str, Any] = {
     **PREP_DEFAULTS,
     "time_budget": None,
@@ -488,6 +489,9 @@ def run_search_step(
             )
 
         say("building the ensemble")
+        # the save imports skops (about half a second): here, before refits look at the clock
+        import skops.io  # noqa: F401
+
         if assessor is None:
             members, ensemble_info = build(1.0)
             timing = _time_default(make_model, members, timing_rows, hard_deadline)
@@ -651,9 +655,13 @@ def _refit_or_bag(
 ) -> list[Member]:
     """Refit each member on all rows when the time model says it fits; else keep fold models.
 
-    ``refits`` holds members already refit (by trial), reused when chosen again. With
-    ``one_fold`` (deployment limits), a member that cannot be refit in time keeps only its
-    first fold model: the one its latency and size were measured on."""
+    Saving is part of the budget: a member is refit only when its fit and the save of
+    everything chosen still end before the deadline, and a member that keeps its fold models
+    keeps only as many as there is time to save (at least one; forests' fold models can take
+    tens of MB, which a slow disk writes in seconds). ``refits`` holds members already refit
+    (by trial), reused when chosen again. With ``one_fold`` (deployment limits), a member that
+    is not refit keeps only its first fold model: the one its latency and size were
+    measured on."""
     refits = {} if refits is None else refits
 
     from automl_cli.core.learners import make_learner
@@ -671,24 +679,48 @@ def _refit_or_bag(
         for m in kept:
             m.weight /= total
         return kept
+    # the least each member will cost to save: its earlier refit, or one fold model
+    least = [
+        _save_seconds(refits[m.trial].learners) if m.trial in refits else
+        _save_seconds(m.learners[:1])
+        for m in members
+    ]  # fmt: skip
+    committed = 0.0  # save time of the members settled so far
+
+    def left(i: int) -> float:
+        """Seconds for member ``i``'s fit and save, the others' saves set aside."""
+        if hard_deadline is None:
+            return math.inf
+        return hard_deadline - SAVE_MARGIN_S - time.monotonic() - committed - sum(least[i + 1 :])
+
+    def keep_folds(i: int, member: Member) -> Member:
+        per_fold = _save_seconds(member.learners) / len(member.learners)
+        n = 1 if one_fold else max(1, min(len(member.learners), int(left(i) / per_fold)))
+        if not one_fold and n < len(member.learners):
+            say(f"time to save {n} of {member.family}'s {len(member.learners)} fold models")
+        member.learners = member.learners[:n]
+        return member
+
     n_rows = len(y)
     refitted: list[Member] = []
-    for member in members:
+    for i, member in enumerate(members):
         if member.trial in refits:
             done = refits[member.trial]
             refitted.append(
                 Member(done.family, member.weight, done.params, done.learners, "refit", done.trial)
             )
+            committed += least[i]
             continue
         fold_models = member.learners
         per_repeat = len(fold_models) // max(int(settings.repeats), 1)  # K of the K-fold
         train_share = 1.0 - 1.0 / max(per_repeat, 2)
         estimate = max(member.fold_seconds, 0.05) / max(train_share, 0.5) * 1.3
-        too_late = hard_deadline is not None and time.monotonic() + estimate > hard_deadline - 1.0
-        if too_late and fold_models:  # without fold models (another worker's) it must be refit
-            if one_fold:
-                member.learners = fold_models[:1]
-            refitted.append(member)
+        # one model on all rows: a fold model's size, grown by its share of the rows
+        refit_save = _save_seconds(fold_models) / max(len(fold_models), 1) / train_share
+        if estimate + refit_save > left(i) and fold_models:
+            # without fold models (another worker's) it must be refit
+            refitted.append(keep_folds(i, member))
+            committed += _save_seconds(refitted[-1].learners)
             continue
         iterations = [lrn.fitted_iterations() for lrn in fold_models] or member.iterations
         params = refit_params("folds", member.params, iterations)
@@ -701,22 +733,26 @@ def _refit_or_bag(
             n_jobs=settings.n_jobs,
             **params,
         )
-        cutoff = None if hard_deadline is None else hard_deadline - 1.0
+        cutoff = None if hard_deadline is None else time.monotonic() + left(i) - refit_save
         with fit_deadline(cutoff):
             learner.fit(features[learner.variant], y)
         if cutoff is not None and time.monotonic() >= cutoff and fold_models:
             # cut short by the deadline (a slower machine than the estimate): a booster
             # stopped after a few rounds predicts badly, the finished fold models do not
             say(f"no time to finish refitting {member.family}: keeping its fold models")
-            if one_fold:
-                member.learners = fold_models[:1]
-            refitted.append(member)
+            refitted.append(keep_folds(i, member))
+            committed += _save_seconds(refitted[-1].learners)
             continue
         refitted.append(
             Member(member.family, member.weight, params, [learner], "refit", member.trial)
         )
         refits[member.trial] = refitted[-1]
+        committed += learner.save_seconds()
     return refitted
+
+
+def _save_seconds(learners: list[Learner]) -> float:
+    return sum(learner.save_seconds() for learner in learners)
 
 
 # learner arguments that come from the run, not from the saved hyperparameters
@@ -794,8 +830,10 @@ def _time_default(
     rows: pd.DataFrame,
     hard_deadline: float | None,
 ) -> Timing | None:
-    """The chosen model's single-row latency for the manifest, when the budget leaves time."""
-    left = math.inf if hard_deadline is None else hard_deadline - time.monotonic()
+    """The chosen model's single-row latency for the manifest, when the budget leaves time
+    beyond the save."""
+    saving = SAVE_MARGIN_S + sum(_save_seconds(m.learners) for m in members)
+    left = math.inf if hard_deadline is None else hard_deadline - time.monotonic() - saving
     if left < 3.0:
         return None
     return time_model(_as_model(make_model, members), rows, Limits(), min(0.3, left / 10))

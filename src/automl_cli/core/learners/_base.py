@@ -32,6 +32,8 @@ __all__ = ["STOP_REQUESTED", "TASKS", "Learner", "fit_deadline", "past_deadline"
 
 TASKS = ("binary", "multiclass", "regression")
 
+SAVE_OVERHEAD_S = 0.02  # a model's own files, however small: open, write, fsync, rename
+
 _DEADLINE: ContextVar[float | None] = ContextVar("automl_fit_deadline", default=None)
 
 
@@ -64,6 +66,9 @@ class Learner(ABC):
     family: ClassVar[str]  # short name used by --models and the leaderboard, e.g. "lgbm"
     variant: ClassVar[str]  # "native" or "encoded"
     supports_early_stopping: ClassVar[bool] = False
+    # bytes of ``model_bytes`` that ``save`` writes per second on a slow, busy 2-core
+    # machine (measured, then divided by about 3): the search reserves time to save its model
+    save_rate: ClassVar[float] = 20e6
 
     task: str
     n_classes: int
@@ -148,3 +153,7 @@ class Learner(ABC):
         others stay well under a MB and count as 0.
         """
         return 0
+
+    def save_seconds(self) -> float:
+        """A generous estimate of how long ``save`` takes: files per model plus bytes."""
+        return SAVE_OVERHEAD_S + self.model_bytes() / self.save_rate

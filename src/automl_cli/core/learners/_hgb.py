@@ -34,6 +34,7 @@ class HgbLearner(SklearnLearner):
     family = "hgb"
     variant = "native"
     supports_early_stopping = True
+    save_rate = 3e6  # skops writes every round's tree predictor as an object of its own
     TRUSTED = (
         "functools.partial",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -154,6 +155,18 @@ class HgbLearner(SklearnLearner):
         if scores.size:  # [0] is the score before the first round, so argmax counts rounds
             return max(int(np.argmax(scores)), 1)
         return int(self.model_.n_iter_)
+
+    def model_bytes(self) -> int:
+        """Every round's tree (one per class): node records and categorical bitsets."""
+        if not hasattr(self, "model_"):
+            return 0
+        return sum(
+            int(tree.nodes.nbytes)
+            + int(tree.binned_left_cat_bitsets.nbytes)
+            + int(tree.raw_left_cat_bitsets.nbytes)
+            for round_trees in self.model_._predictors
+            for tree in round_trees
+        )
 
     @staticmethod
     def search_space(trial: Any, task: str, n_rows: int, n_features: int) -> dict[str, Any]:
