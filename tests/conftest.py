@@ -17,6 +17,14 @@ SAMPLE_DATA = REPO / "sample_data"
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with slow tests first: under ``--dist loadfile`` a long file handed out last
+    keeps the run going while the other processes sit idle. The sort is stable, so each
+    file's tests stay together and in their order."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow)
+
+
 def cli_env(**extra: str) -> dict[str, str]:
     """A stable environment for the CLI: no colour, a fixed width, no inherited project."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AUTOML_")}
