@@ -693,13 +693,16 @@ def _refit_or_bag(
             return math.inf
         return hard_deadline - SAVE_MARGIN_S - time.monotonic() - committed - sum(least[i + 1 :])
 
-    def keep_folds(i: int, member: Member) -> Member:
+    def keep_folds(i: int, member: Member) -> None:
+        """Member ``i`` as its fold models: as many as there is time to save, at least one."""
+        nonlocal committed
         per_fold = _save_seconds(member.learners) / len(member.learners)
         n = 1 if one_fold else max(1, min(len(member.learners), int(left(i) / per_fold)))
         if not one_fold and n < len(member.learners):
             say(f"time to save {n} of {member.family}'s {len(member.learners)} fold models")
         member.learners = member.learners[:n]
-        return member
+        refitted.append(member)
+        committed += _save_seconds(member.learners)
 
     n_rows = len(y)
     refitted: list[Member] = []
@@ -719,8 +722,7 @@ def _refit_or_bag(
         refit_save = _save_seconds(fold_models) / max(len(fold_models), 1) / train_share
         if estimate + refit_save > left(i) and fold_models:
             # without fold models (another worker's) it must be refit
-            refitted.append(keep_folds(i, member))
-            committed += _save_seconds(refitted[-1].learners)
+            keep_folds(i, member)
             continue
         iterations = [lrn.fitted_iterations() for lrn in fold_models] or member.iterations
         params = refit_params("folds", member.params, iterations)
@@ -740,8 +742,7 @@ def _refit_or_bag(
             # cut short by the deadline (a slower machine than the estimate): a booster
             # stopped after a few rounds predicts badly, the finished fold models do not
             say(f"no time to finish refitting {member.family}: keeping its fold models")
-            refitted.append(keep_folds(i, member))
-            committed += _save_seconds(refitted[-1].learners)
+            keep_folds(i, member)
             continue
         refitted.append(
             Member(member.family, member.weight, params, [learner], "refit", member.trial)
