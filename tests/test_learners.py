@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import json
 import re
 import warnings
 import zipfile
@@ -534,3 +535,21 @@ def test_boosters_report_more_memory_for_more_trees(family: str) -> None:
     few = learner(family, "binary", n_estimators=5).fit(X, y)
     many = learner(family, "binary", n_estimators=50).fit(X, y)
     assert 0 < few.model_bytes() < many.model_bytes()
+
+
+@pytest.mark.parametrize("family,kwargs", [("rf", {"n_estimators": 7}), ("et", {"n_estimators": 7}),
+                                           ("hgb", {"n_estimators": 7})])  # fmt: skip
+def test_the_save_estimate_counts_every_tree_skops_writes(
+    family: str, kwargs: dict, tmp_path: Path
+) -> None:
+    """A small forest's save is mostly per-tree work, not bytes: the estimate counts the
+    trees the saved file holds, one each."""
+    X, y = features_for(family, "binary", n=200)
+    model = learner(family, "binary", **kwargs).fit(X, y)
+    files = model.save(tmp_path)
+    with zipfile.ZipFile(tmp_path / files[0]) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    kind = "Tree" if family != "hgb" else "TreePredictor"
+    written = json.dumps(schema).count(f'"__class__": "{kind}"')
+    assert model.stored_objects() == written == 7
+    assert model.save_seconds() >= 7 * model.save_per_object

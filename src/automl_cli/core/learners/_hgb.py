@@ -34,7 +34,8 @@ class HgbLearner(SklearnLearner):
     family = "hgb"
     variant = "native"
     supports_early_stopping = True
-    save_rate = 3e6  # skops writes every round's tree predictor as an object of its own
+    # skops writes every round's tree predictor (one per class) as an object of its own
+    save_per_object = 3e-3  # measured 0.8–1.6 ms each
     TRUSTED = (
         "functools.partial",
         "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
@@ -167,6 +168,11 @@ class HgbLearner(SklearnLearner):
             for round_trees in self.model_._predictors
             for tree in round_trees
         )
+
+    def stored_objects(self) -> int:
+        if not hasattr(self, "model_"):
+            return 0
+        return sum(len(round_trees) for round_trees in self.model_._predictors)
 
     @staticmethod
     def search_space(trial: Any, task: str, n_rows: int, n_features: int) -> dict[str, Any]:

@@ -24,6 +24,8 @@ class KnnLearner(SklearnLearner):
 
     family = "knn"
     variant = "encoded"
+    # model_bytes counts the matrix twice; skops writes it once, as one array
+    save_rate = 60e6
     # the neighbour index ("auto" picks a KD/ball tree or brute force) and its metric
     TRUSTED = (
         "sklearn.metrics._dist_metrics.EuclideanDistance64",

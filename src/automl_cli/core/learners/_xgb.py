@@ -34,6 +34,8 @@ class XgbLearner(BaseLearner):
 
     family = "xgb"
     variant = "native"
+    # model_bytes is four times the binary model, which xgboost writes in one call
+    save_rate = 150e6
     supports_early_stopping = True
     constraints: ClassVar[dict[str, list[Constraint]]] = {
         "n_estimators": [Interval(int, 1, None)],
