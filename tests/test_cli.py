@@ -212,3 +212,23 @@ def test_messy_table_warnings_name_the_problem_columns(run_cli: RunCli) -> None:
     assert columns["signup_date"] == "datetime"
     leak = next(w for w in warnings if w["code"] == "leakage")
     assert leak["severity"] == "high" and "account_status" in leak["message"]
+
+
+def test_a_wide_table_shows_its_first_columns_and_says_where_the_rest_are(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    wide = tmp_path / "wide.csv"
+    names = [f"col{j:03d}" for j in range(60)]
+    rows = [",".join(names) + ",y"] + [
+        ",".join(str((i * 7 + j) % 11) for j in range(60)) + f",{i % 2}" for i in range(30)
+    ]
+    wide.write_text("\n".join(rows) + "\n")
+    short = run_cli("profile", str(wide), "--target", "y")
+    assert short.returncode == 0, short.stderr
+    assert "col039" in short.stderr and "col040" not in short.stderr
+    assert "21 more columns in the report" in short.stderr  # 60 features and the target
+    full = run_cli("--verbose", "profile", str(wide), "--target", "y")
+    assert "col059" in full.stderr and "more columns" not in full.stderr
+    prep = run_cli("prep", str(wide), "--target", "y")
+    assert prep.returncode == 0, prep.stderr
+    assert "more columns in --verbose or --json" in prep.stderr

@@ -21,8 +21,22 @@ __all__ = [
 _SEVERITY_STYLE = {"high": "bold red", "medium": "yellow", "low": "cyan"}
 
 
+TABLE_ROWS = 40  # per-column rows shown on a terminal; --verbose shows them all
+
+
 def _pct(share: float | None) -> str:
     return "–" if share is None else f"{100 * share:.1f} %"
+
+
+def _shown(rows: list[Any], verbose: bool) -> list[Any]:
+    """The rows a terminal table shows: a 10,000-column table is unreadable on a terminal and
+    takes seconds to draw; the report and ``--json`` hold them all."""
+    return rows if verbose or len(rows) <= TABLE_ROWS else rows[:TABLE_ROWS]
+
+
+def _more(console: Console, rows: list[Any], shown: list[Any], where: str) -> None:
+    if len(shown) < len(rows):
+        console.print(f"[dim]… {len(rows) - len(shown):,} more columns in {where}[/dim]")
 
 
 def render_profile(console: Console, doc: dict[str, Any], verbose: bool = False) -> None:
@@ -35,7 +49,8 @@ def render_profile(console: Console, doc: dict[str, Any], verbose: bool = False)
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     for name in ("column", "type", "missing", "distinct"):
         table.add_column(name, justify="right" if name in ("missing", "distinct") else "left")
-    for col in doc["columns"]:
+    shown = _shown(doc["columns"], verbose)
+    for col in shown:
         table.add_row(
             escape(col["name"]),
             col["semantic_type"],
@@ -43,6 +58,7 @@ def render_profile(console: Console, doc: dict[str, Any], verbose: bool = False)
             f"{col['distinct']:,}",
         )
     console.print(table)
+    _more(console, doc["columns"], shown, "the report (or --verbose, --json)")
     target = doc.get("target")
     if target:
         line = f"target [bold]{escape(target['name'])}[/bold]: {target['task']}"
@@ -98,7 +114,10 @@ def render_prep(console: Console, doc: dict[str, Any], verbose: bool = False) ->
     table = Table(show_edge=False, header_style="bold", pad_edge=False)
     for name in ("column", "action", "why"):
         table.add_column(name)
-    for d in doc["decisions"]:
+    # dropped columns first among the rows shown: they are what a reader must not miss
+    ordered = sorted(doc["decisions"], key=lambda d: d["action"] != "drop")
+    shown = _shown(ordered if len(ordered) > TABLE_ROWS else doc["decisions"], verbose)
+    for d in shown:
         style = _ACTION_STYLE.get(d["action"], "")
         table.add_row(
             escape(d["name"]),
@@ -106,6 +125,7 @@ def render_prep(console: Console, doc: dict[str, Any], verbose: bool = False) ->
             escape(_with_detail(d)),
         )
     console.print(table)
+    _more(console, doc["decisions"], shown, "--verbose or --json")
     for d in doc["decisions"]:
         if d["action"] == "drop" and d["reason"].startswith("target leakage"):
             console.print(
