@@ -36,6 +36,19 @@ def _run(project: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[st
     )
 
 
+def _has_heartbeat(url: str, trial_id: int) -> bool:
+    """Whether the trial's worker has recorded a heartbeat in the study's database."""
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    try:
+        with engine.connect() as conn:
+            query = sqlalchemy.text("SELECT count(*) FROM trial_heartbeats WHERE trial_id = :t")
+            return bool(conn.execute(query, {"t": trial_id}).scalar())
+    finally:
+        engine.dispose()
+
+
 def _start(project: Path, *args: str, cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
         _cmd(project, *args),
@@ -125,10 +138,12 @@ def test_a_killed_worker_leaves_the_study_usable(
     running: list[int] = []
     while not running and time.monotonic() < deadline:
         time.sleep(0.2)
+        # a trial is failed by its stale heartbeat: a kill before the first one leaves no
+        # trace of its worker, so wait until the trial has beaten once
         running = [
             t.number
             for t in study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
-            if t.number > 0
+            if t.number > 0 and _has_heartbeat(postgres_url, t._trial_id)
         ]
     assert running, "the worker never started a trial"
     os.kill(victim.pid, signal.SIGKILL)  # mid-trial: no chance to tell the study

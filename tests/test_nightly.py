@@ -25,7 +25,7 @@ from .test_pipeline_cli import churn_table
 pytestmark = pytest.mark.slow
 
 RETRAIN = ("retrain", "--target", "churned", "--promote-if-better", "--trials", "3",
-           "--models", "linear,rf", "--cv", "3", "--seed", "1")  # fmt: skip
+           "--models", "linear,lgbm", "--cv", "3", "--seed", "1")  # fmt: skip
 
 
 def _retrain(project: Path, data: str, *extra: str, cwd: Path) -> tuple[int, dict]:
@@ -48,11 +48,14 @@ def _versions(project: Path) -> dict[str, list[int]]:
 def _assert_consistent(project: Path, cwd: Path) -> None:
     """Every version is complete and verifies; no temp folder is left; refs point at models."""
     assert not list((project / "artifacts").glob("*/.tmp-*"))
+    store = Project(project)
     for kind, versions in _versions(project).items():
         for v in versions:
-            shown = automl(project, "runs", "show", f"{kind}@{v}", cwd=cwd)
-            assert shown.returncode == 0, shown.stderr
-    assert Project(project).resolve("model@champion")[1] in _versions(project)["model"]
+            store.load(f"{kind}@{v}")  # checks every file's sha256 against the manifest
+    assert store.resolve("model@champion")[1] in _versions(project)["model"]
+    # what a user would run: the champion checks out through the CLI as well
+    shown = automl(project, "--json", "runs", "show", "model@champion", cwd=cwd)
+    assert shown.returncode == 0 and json.loads(shown.stdout)["verified"] is True, shown.stderr
 
 
 def test_nightly_retrain_sequence(tmp_path: Path) -> None:

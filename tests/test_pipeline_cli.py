@@ -151,7 +151,7 @@ def test_runs_reproduce_re_makes_a_model_and_checks_its_bytes(
 def test_runs_reproduce_refuses_what_cannot_match(workdir: Path) -> None:
     project = workdir / "budget"
     shutil.copyfile(workdir / "train.csv", workdir / "moving.csv")
-    proc = automl(project, "search", "moving.csv", "--target", "churned", "--time-budget", "8",
+    proc = automl(project, "search", "moving.csv", "--target", "churned", "--time-budget", "12",
                   "--models", "linear", cwd=workdir)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     timed = automl(project, "runs", "reproduce", "model@latest", cwd=workdir)

@@ -133,10 +133,11 @@ def test_search_reuses_profile_and_prep_of_the_same_table(
 @pytest.mark.slow
 def test_time_budget_is_kept_for_the_whole_command(run_cli: RunCli) -> None:
     t0 = time.monotonic()
-    doc = _search(run_cli, str(MESSY), "--target", "churned", "--time-budget", "12")
+    # a budget with room for a few trials even when the test processes share the cores
+    doc = _search(run_cli, str(MESSY), "--target", "churned", "--time-budget", "20")
     wall = time.monotonic() - t0
     assert doc["stopped_by"] == "deadline"
-    assert wall <= 12 * 1.05 + 0.3  # process start-up measured from outside, too
+    assert wall <= 20 * 1.05 + 0.3  # process start-up measured from outside, too
 
 
 @pytest.mark.slow
