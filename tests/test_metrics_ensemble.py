@@ -47,6 +47,37 @@ def test_binary_auc_equals_sklearn_with_ties_and_one_class() -> None:
     assert get_metric("auc", "multiclass").score(y3, p3, 3) == pytest.approx(expected, abs=1e-12)
 
 
+@pytest.mark.parametrize("k", [2, 3, 5])
+def test_label_metrics_and_multiclass_auc_equal_sklearn(k: int) -> None:
+    """The fast metrics agree with scikit-learn's, also where a class is never predicted,
+    never true, or missing from a bootstrap sample."""
+    from sklearn.metrics import balanced_accuracy_score, f1_score
+
+    task = "binary" if k == 2 else "multiclass"
+    for n, skew in ((12, 0.0), (200, 0.0), (200, 4.0)):
+        y = rng.choice(k, n, p=np.r_[1.0, np.ones(k - 1) * (1 + skew)] / (k + skew * (k - 1)))
+        proba = rng.dirichlet(np.ones(k), n)
+        proba[:, -1] *= 0.2 if skew else 1.0  # the last class is seldom predicted
+        proba /= proba.sum(axis=1, keepdims=True)
+        pred = proba.argmax(axis=1)
+        average = "binary" if k == 2 else "macro"
+        expected = {
+            "f1": f1_score(y, pred, average=average, zero_division=0),
+            "balanced_accuracy": balanced_accuracy_score(y, pred),
+        }
+        if len(np.unique(y)) > 1:
+            present = np.unique(y)
+            sub = proba[:, present] / proba[:, present].sum(axis=1, keepdims=True)
+            expected["auc"] = (
+                roc_auc_score(y == present[1], sub[:, 1])
+                if len(present) == 2
+                else roc_auc_score(y, sub, multi_class="ovr", average="macro", labels=present)
+            )
+        for name, value in expected.items():
+            got = get_metric(name, task).score(y, proba, k)
+            assert got == pytest.approx(value, abs=1e-12), (name, n, skew)
+
+
 def test_regression_metrics_and_direction() -> None:
     y = rng.normal(size=100)
     v = y + rng.normal(scale=0.1, size=100)

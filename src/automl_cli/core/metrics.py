@@ -43,35 +43,46 @@ def _labels(output: np.ndarray) -> np.ndarray:
     return np.asarray(output).argmax(axis=1)
 
 
+def _average_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks from 1, ties sharing their mean rank (``scipy.stats.rankdata``, whose import
+    alone costs a second of a CLI call)."""
+    order = np.argsort(values, kind="mergesort")
+    ordered = values[order]
+    bounds = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1], True])
+    mean_rank = (bounds[:-1] + bounds[1:] + 1) / 2.0  # of positions bounds[i]+1 .. bounds[i+1]
+    ranks = np.empty(len(values))
+    ranks[order] = np.repeat(mean_rank, np.diff(bounds))
+    return ranks
+
+
 def _binary_auc(positive: np.ndarray, scores: np.ndarray) -> float:
     """ROC AUC as the Mann–Whitney statistic (ties count half), equal to scikit-learn's.
 
     ``roc_auc_score`` spends most of its time checking its inputs; the ensemble step scores
     hundreds of candidate blends, where that was seconds of a small table's budget.
     """
-    from scipy.stats import rankdata
-
     positive = np.asarray(positive, dtype=bool)
     n_pos = int(positive.sum())
     n_neg = len(positive) - n_pos
     if n_pos == 0 or n_neg == 0:
         return float("nan")  # undefined with one class, as scikit-learn says
-    ranks = rankdata(np.asarray(scores, dtype="float64"))
+    ranks = _average_ranks(np.asarray(scores, dtype="float64"))
     return float((ranks[positive].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
 
 
 def _auc(y: np.ndarray, p: np.ndarray, k: int) -> float:
-    from sklearn.metrics import roc_auc_score
-
+    """Binary AUC; for more classes, the unweighted mean of each class's AUC against the
+    rest, over the classes present (scikit-learn's ``multi_class="ovr"``, macro)."""
     if p.shape[1] == 2:
         return _binary_auc(y.astype(int) == 1, p[:, 1])
-    present = np.unique(y.astype(int))
+    codes = y.astype(int)
+    present = np.unique(codes)
     if len(present) < 2:
         return float("nan")
     probs = p[:, present] / np.clip(p[:, present].sum(axis=1, keepdims=True), _EPS, None)
     if len(present) == 2:
-        return _binary_auc(y == present[1], probs[:, 1])
-    return float(roc_auc_score(y, probs, multi_class="ovr", average="macro", labels=present))
+        return _binary_auc(codes == present[1], probs[:, 1])
+    return float(np.mean([_binary_auc(codes == c, probs[:, i]) for i, c in enumerate(present)]))
 
 
 def _logloss(y: np.ndarray, p: np.ndarray, k: int) -> float:
@@ -84,17 +95,34 @@ def _accuracy(y: np.ndarray, p: np.ndarray, k: int) -> float:
     return float(np.mean(_labels(p) == y.astype(int)))
 
 
-def _balanced_accuracy(y: np.ndarray, p: np.ndarray, k: int) -> float:
-    from sklearn.metrics import balanced_accuracy_score
+def _confusion(y: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(confusion matrix over the output's classes, the classes seen in ``y`` or predicted).
 
-    return float(balanced_accuracy_score(y.astype(int), _labels(p)))
+    The label metrics below are computed from it, as scikit-learn's are, without its input
+    checks: evaluation bootstraps them a thousand times per metric."""
+    width = p.shape[1]
+    truth, pred = y.astype(int), _labels(p)
+    matrix = np.bincount(truth * width + pred, minlength=width * width).reshape(width, width)
+    seen = (matrix.sum(axis=0) + matrix.sum(axis=1)) > 0
+    return matrix, seen
+
+
+def _balanced_accuracy(y: np.ndarray, p: np.ndarray, k: int) -> float:
+    """Mean recall over the classes present in ``y``."""
+    matrix, _ = _confusion(y, p)
+    support = matrix.sum(axis=1)
+    present = support > 0
+    return float(np.mean(np.diag(matrix)[present] / support[present]))
 
 
 def _f1(y: np.ndarray, p: np.ndarray, k: int) -> float:
-    from sklearn.metrics import f1_score
-
-    average = "binary" if p.shape[1] == 2 else "macro"
-    return float(f1_score(y.astype(int), _labels(p), average=average, zero_division=0))
+    """F1 of class 1 for two classes; else the mean F1 over the classes seen; 0 where a
+    class has no true or predicted rows (``zero_division=0``)."""
+    matrix, seen = _confusion(y, p)
+    tp = np.diag(matrix).astype(float)
+    denominator = matrix.sum(axis=0) + matrix.sum(axis=1)  # 2·tp + fp + fn
+    f1 = np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=denominator > 0)
+    return float(f1[1]) if p.shape[1] == 2 else float(np.mean(f1[seen]))
 
 
 def _rmse(y: np.ndarray, v: np.ndarray, k: int) -> float:
