@@ -489,8 +489,10 @@ def run_search_step(
             )
 
         say("building the ensemble")
-        # the save imports skops (about half a second): here, before refits look at the clock
-        import skops.io  # noqa: F401
+        # saving a scikit-learn member imports skops (over a second): here, before the refits
+        # look at the clock, and only when a candidate needs it
+        if any(FAMILIES[t.family].saves_with_skops for t in result.complete()):
+            import skops.io  # noqa: F401
 
         if assessor is None:
             members, ensemble_info = build(1.0)

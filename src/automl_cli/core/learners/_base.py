@@ -66,6 +66,7 @@ class Learner(ABC):
     family: ClassVar[str]  # short name used by --models and the leaderboard, e.g. "lgbm"
     variant: ClassVar[str]  # "native" or "encoded"
     supports_early_stopping: ClassVar[bool] = False
+    saves_with_skops: ClassVar[bool] = False  # its save imports skops (over a second)
     # bytes of ``model_bytes`` that ``save`` writes per second on a slow, busy 2-core
     # machine (measured, then divided by about 3): the search reserves time to save its model
     save_rate: ClassVar[float] = 20e6

@@ -104,6 +104,7 @@ class LinearLearner(SklearnLearner):
     family = "linear"
     variant = "encoded"
     TRUSTED = ()  # Pipeline, StandardScaler and both models are in skops' default set
+    saves_with_skops = False  # its coefficients are saved as JSON (older versions: skops)
     constraints: ClassVar[dict[str, list[Constraint]]] = {
         "C": [Interval(float, 0, None, "neither")],
         "alpha": [Interval(float, 0, None)],

@@ -46,6 +46,7 @@ class SklearnLearner(BaseLearner):
     """A learner whose fitted state is one scikit-learn estimator in ``model_``."""
 
     TRUSTED: ClassVar[tuple[str, ...]] = ()
+    saves_with_skops = True
     model_: Any
 
     @abstractmethod
