@@ -229,3 +229,29 @@ def test_refit_only_keeps_its_sources_limits_and_run_passes_them_on(
     err = json.loads(proc.stdout)
     assert err["error"] == "LimitError" and "ms per row" in err["message"]
     assert Project(project_dir).versions("model") == models_before
+
+
+@pytest.mark.parametrize("family", ["rf", "et", "hgb"])
+def test_trees_that_alone_pass_the_size_limit_are_not_saved_or_timed(family: str) -> None:
+    """The floor a forest or HGB model reports is below what its saved files really take,
+    so a candidate over the limit by its floor is over it for certain."""
+    from automl_cli.core.learners import make_learner
+    from automl_cli.core.search import TrialRecord
+    from automl_cli.steps._limits import REFIT_GROWTH, Assessor, Limits, saved_bytes
+
+    frame = pd.read_csv(CANCER)
+    X = frame.drop(columns=["diagnosis"])
+    y = (frame["diagnosis"] == frame["diagnosis"].iloc[0]).to_numpy().astype(int)
+    model = make_learner(family, task="binary", n_classes=2, seed=0, n_jobs=1).fit(X, y)
+    floor = model.saved_bytes_floor()
+    assert 0 < floor <= saved_bytes(model)
+
+    def never(*args: object) -> None:
+        raise AssertionError("a candidate over the size limit for certain was timed")
+
+    limits = Limits(latency_ms=50.0, model_mb=floor / 2 / 1e6)
+    record = TrialRecord(0, family, {}, "complete", False, models=[model])
+    Assessor(limits, never, X.head(5), {}, lambda: 1000)(record, 60.0)  # type: ignore[arg-type]
+    assert record.size_bytes == int(floor * REFIT_GROWTH)
+    assert record.artifact_bytes == record.size_bytes + 1000
+    assert record.latency_ms is None and not record.feasible

@@ -7,7 +7,9 @@ A limit is kept by measuring, never by guessing:
   frame), and the learner's own share of that time is timed apart, so an ensemble's cost
   can be added up: the learners' shares plus each feature variant's path overhead once;
 - its size is the bytes its files take when saved, scaled up for a model refit on all rows
-  (trees and neighbour sets grow with the rows they are trained on);
+  (trees and neighbour sets grow with the rows they are trained on); a forest or HGB model
+  whose trees alone pass the size limit is neither saved nor timed: its size is recorded
+  as those trees' bytes, a lower bound, and it is out of every ensemble all the same;
 - the ensemble only takes members whose summed estimate keeps to every limit, and the
   chosen model is timed again after its refit, through the same path, before it is saved.
   The saved version's own size (all its files, manifest included) is checked at commit.
@@ -161,6 +163,15 @@ class Assessor:
         if not record.models:
             return
         learner = record.models[0]
+        if self.limits.max_bytes is not None:
+            # trees that alone pass the size limit: writing them (a second for a forest) or
+            # timing them cannot make the candidate keep to it; record the lower bound
+            floor = int(learner.saved_bytes_floor() * REFIT_GROWTH)
+            overhead = self.overhead_bytes()
+            if floor + overhead > self.limits.max_bytes:
+                record.size_bytes, record.artifact_bytes = floor, floor + overhead
+                record.limit_excess = self.limits.excess(None, None, record.artifact_bytes)
+                return
         if self.limits.timed:
             cap = max(0.2, min(1.0, seconds_left / 8))
             full, own = self.time(self.make_model([(record, [learner])]), learner, cap)

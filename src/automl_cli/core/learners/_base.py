@@ -158,6 +158,11 @@ class Learner(ABC):
         """
         return 0
 
+    def saved_bytes_floor(self) -> int:
+        """Bytes the saved files surely exceed (0: not known without saving). Lets the
+        deployment limits skip writing a model that is over the size limit for certain."""
+        return 0
+
     def stored_objects(self) -> int:
         """How many objects ``save`` writes one by one (trees, for skops); 0: one file."""
         return 0
