@@ -171,7 +171,7 @@ class HgbLearner(SklearnLearner):
 
     def saved_bytes_floor(self) -> int:
         """The node records and value arrays that ``model_bytes`` counts are written as
-        uncompressed arrays: the file holds them and more (1.1-5.7 times as much)."""
+        uncompressed arrays: the file holds them and more (2.3-5.4 times as much)."""
         return self.model_bytes()
 
     def stored_objects(self) -> int:
