@@ -163,12 +163,14 @@ class Assessor:
         if not record.models:
             return
         learner = record.models[0]
-        if self.limits.max_bytes is not None:
+        max_bytes = self.limits.max_bytes
+        overhead = 0  # the files besides the member: unchanged while this trial is measured
+        if max_bytes is not None:
+            overhead = self.overhead_bytes()
             # trees that alone pass the size limit: writing them (a second for a forest) or
             # timing them cannot make the candidate keep to it; record the lower bound
             floor = int(learner.saved_bytes_floor() * REFIT_GROWTH)
-            overhead = self.overhead_bytes()
-            if floor + overhead > self.limits.max_bytes:
+            if floor + overhead > max_bytes:
                 record.size_bytes, record.artifact_bytes = floor, floor + overhead
                 record.limit_excess = self.limits.excess(None, None, record.artifact_bytes)
                 return
@@ -178,9 +180,9 @@ class Assessor:
             record.latency_ms, record.model_ms = full.latency_ms, own.latency_ms
             record.batch_ms_per_1k = full.batch_ms_per_1k
             record.model_batch_ms_per_1k = own.batch_ms_per_1k
-        if self.limits.model_mb is not None:
+        if max_bytes is not None:
             record.size_bytes = int(saved_bytes(learner) * REFIT_GROWTH)
-            record.artifact_bytes = record.size_bytes + self.overhead_bytes()
+            record.artifact_bytes = record.size_bytes + overhead
         record.limit_excess = self.limits.excess(
             record.latency_ms, record.batch_ms_per_1k, record.artifact_bytes
         )
