@@ -490,6 +490,58 @@ def test_forests_stop_growing_trees_at_the_fit_deadline(
     assert cut.predict_proba(X).shape == (len(X), 2)
 
 
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_the_mlp_stops_at_the_fit_deadline_and_saves_as_plain_sklearn(
+    task: str, tmp_path: Path
+) -> None:
+    """A deadline already past ends training before the first mini-batch; a deadline that
+    never comes changes nothing; either way the saved model is a scikit-learn MLP."""
+    import time
+
+    from sklearn.neural_network import MLPClassifier, MLPRegressor
+
+    from automl_cli.core.learners._base import fit_deadline
+
+    X, y = features_for("mlp", task, n=400)  # enough rows for early stopping's held-out 10 %
+    with fit_deadline(time.monotonic() - 1.0):
+        cut = learner("mlp", task).fit(X, y)
+    with fit_deadline(time.monotonic() + 3600.0):
+        waited = learner("mlp", task).fit(X, y)
+    free = learner("mlp", task).fit(X, y)
+
+    def mlp(model: Learner) -> Any:
+        fitted = model.model_  # type: ignore[attr-defined]
+        return (fitted if task == "binary" else fitted.regressor_).named_steps["model"]
+
+    assert mlp(cut).n_iter_ == 0 < mlp(free).n_iter_ == mlp(waited).n_iter_
+    np.testing.assert_array_equal(waited.predict_output(X), free.predict_output(X))
+    assert np.isfinite(cut.predict_output(X)).all()
+    plain = MLPClassifier if task == "binary" else MLPRegressor
+    assert type(mlp(cut)) is plain and type(mlp(free)) is plain
+    cut.save(tmp_path)  # the MLP's own trusted-type list still suffices
+    loaded = type(cut).load(tmp_path, cut.get_params())
+    np.testing.assert_array_equal(loaded.predict_output(X), cut.predict_output(X))
+
+
+def test_knn_predicts_in_chunks_that_equal_one_call_and_stop_at_the_deadline() -> None:
+    """k-NN's cost is its prediction: past the deadline it raises rather than finishing."""
+    import time
+
+    from automl_cli.core.learners._base import DeadlinePassed, fit_deadline
+    from automl_cli.core.learners._knn import PREDICT_CHUNK
+
+    X, y = features_for("knn", "multiclass", n=PREDICT_CHUNK * 2 + 100)
+    model = learner("knn", "multiclass", n_neighbors=7).fit(X, y)
+    chunked = model.predict_output(X)
+    whole = model.model_.predict_proba(X)  # type: ignore[attr-defined]
+    k = 7
+    np.testing.assert_allclose(chunked, (whole * k + 1 / 3) / (k + 1))  # plus the pseudo-vote
+    with fit_deadline(time.monotonic() - 1.0):
+        with pytest.raises(DeadlinePassed, match=f"{PREDICT_CHUNK:,} of"):
+            model.predict_output(X)
+        assert model.predict_output(X[:PREDICT_CHUNK]).shape == (PREDICT_CHUNK, 3)
+
+
 @pytest.mark.parametrize("family", ["rf", "et"])
 def test_forests_grown_in_chunks_equal_one_fit(family: str) -> None:
     """Deadline checks between chunks of trees must not change the forest."""

@@ -155,6 +155,26 @@ def test_booster_folds_are_scored_at_one_round_count_and_repeats_averaged() -> N
         np.testing.assert_allclose(t.fold_losses, losses, rtol=1e-9)
 
 
+def test_a_knn_trial_that_cannot_predict_its_fold_by_the_deadline_is_stopped() -> None:
+    """k-NN fits at once and spends its time predicting: 40,000 validation rows against
+    40,000 training rows take seconds. A deadline that passes meanwhile ends the trial as
+    stopped within that fold, instead of overrunning the budget to finish it."""
+    import time
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(80_000, 30)), columns=[f"f{i}" for i in range(30)])
+    y = (X["f0"] + rng.normal(size=len(X)) > 0).to_numpy(dtype="int64")
+    import optuna  # noqa: F401  (imported here, not on the clock)
+    import sklearn.neighbors  # noqa: F401
+
+    settings = SearchSettings("binary", 2, get_metric("auc", "binary"), ["knn"], cv=2)
+    deadline = time.monotonic() + 0.5
+    result = run_search({"encoded": X}, y, settings, deadline=deadline)
+    assert [r.state for r in result.trials] == ["stopped"]
+    assert result.trials[0].fit_seconds == []  # stopped within its first fold, not after it
+    assert result.stopped_by == "deadline" and not result.complete()
+
+
 def test_a_refit_cut_short_by_the_deadline_keeps_the_finished_fold_models() -> None:
     """A machine slower than the time model's estimate stops a booster's refit after a few
     rounds; such a model predicts badly, so the member stays its complete fold models."""

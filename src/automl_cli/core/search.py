@@ -26,7 +26,12 @@ import numpy as np
 import pandas as pd
 
 from automl_cli.core.learners import FAMILIES, make_learner
-from automl_cli.core.learners._base import STOP_REQUESTED, Learner, fit_deadline
+from automl_cli.core.learners._base import (
+    STOP_REQUESTED,
+    DeadlinePassed,
+    Learner,
+    fit_deadline,
+)
 from automl_cli.core.metrics import Metric
 
 __all__ = ["SearchResult", "SearchSettings", "TrialRecord", "make_folds", "run_search"]
@@ -306,7 +311,13 @@ def run_search(
                 t0 = time.monotonic()
                 with fit_deadline(deadline):
                     learner.fit(X.iloc[train], y[train], X.iloc[val], y[val])
-                out = learner.predict_output(X.iloc[val])
+                    try:
+                        # k-NN's cost is here, not in its fit: 60,000 rows take seconds
+                        out = learner.predict_output(X.iloc[val])
+                    except DeadlinePassed:
+                        if STOP_REQUESTED.is_set():
+                            raise KeyboardInterrupt from None
+                        raise _Stop() from None
                 spent = time.monotonic() - t0
                 record.fit_seconds.append(spent)
                 timer.record(family, spent)

@@ -28,7 +28,14 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-__all__ = ["STOP_REQUESTED", "TASKS", "Learner", "fit_deadline", "past_deadline"]
+__all__ = [
+    "STOP_REQUESTED",
+    "TASKS",
+    "DeadlinePassed",
+    "Learner",
+    "fit_deadline",
+    "past_deadline",
+]
 
 TASKS = ("binary", "multiclass", "regression")
 
@@ -37,9 +44,19 @@ SAVE_OVERHEAD_S = 0.02  # a model's own files, however small: open, write, fsync
 _DEADLINE: ContextVar[float | None] = ContextVar("automl_fit_deadline", default=None)
 
 
+class DeadlinePassed(Exception):
+    """A prediction under :func:`fit_deadline` reached the deadline before it finished.
+
+    Unlike a fit, which can stop early and still leave a model, a half-made prediction is
+    of no use: the search gives up the trial instead of overrunning the budget.
+    """
+
+
 @contextmanager
 def fit_deadline(deadline: float | None) -> Iterator[None]:
-    """Within this block, boosters stop adding rounds once ``time.monotonic()`` passes it.
+    """Within this block, fits stop once ``time.monotonic()`` passes it: boosters and forests
+    keep the rounds and trees they have, an MLP its best weights so far; a slow prediction
+    (k-NN) raises :class:`DeadlinePassed`.
 
     Search uses it so that one long fit on a big table cannot overrun the time budget.
     """
