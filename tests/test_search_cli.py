@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from automl_cli.errors import EXIT_INTERRUPTED, EXIT_USAGE
+from automl_cli.errors import EXIT_GATE, EXIT_INTERRUPTED, EXIT_USAGE
 
 from .conftest import SAMPLE_DATA, RunCli, cli_env
 
@@ -175,6 +175,30 @@ def test_ctrl_c_saves_the_best_model_so_far_and_exits_130(
     assert proc.returncode == EXIT_INTERRUPTED, err
     assert "saved" in err and "Traceback" not in err
     assert _predict(project_dir, "model@latest", MESSY, "churned", tmp_path / "o.npy") == "no,yes"
+
+
+@pytest.mark.slow
+def test_a_budget_no_model_can_finish_in_exits_5_and_saves_no_model(
+    run_cli: RunCli, project_dir: Path, tmp_path: Path
+) -> None:
+    """k-NN on 100,000 rows predicts each validation fold (20,000 rows against 80,000) for
+    seconds: in a 5 s budget no trial finishes. The budget is kept all the same, and the
+    user is told what to change."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(100_000, 20)).round(4)).add_prefix("f")
+    frame["y"] = (frame["f0"] + rng.normal(size=len(frame)) > 0).astype(int)
+    data = tmp_path / "wide.csv"
+    frame.to_csv(data, index=False)
+    t0 = time.monotonic()
+    proc = run_cli("search", str(data), "--target", "y", "--models", "knn", "--time-budget", "5")
+    wall = time.monotonic() - t0
+    assert proc.returncode == EXIT_GATE, proc.stderr
+    assert "error: no model finished within the time budget" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not list((project_dir / "artifacts" / "model").glob("v*"))
+    assert wall <= 5 * 1.05 + 0.5  # process start-up measured from outside, too
 
 
 def test_search_usage_errors(run_cli: RunCli) -> None:

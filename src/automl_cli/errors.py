@@ -26,6 +26,7 @@ __all__ = [
     "ArtifactNotFoundError",
     "ArtifactTooLarge",
     "AutomlError",
+    "BudgetError",
     "DataError",
     "LimitError",
     "LockedError",
@@ -118,6 +119,14 @@ class LimitError(AutomlError):
 
     exit_code = EXIT_GATE
     default_hint = "relax the limit, or try faster or smaller --models such as linear,lgbm"
+
+
+class BudgetError(AutomlError):
+    """Not one trial finished within ``--time-budget``: exit 5, like a limit no model keeps
+    to; the budget is kept and no model is saved."""
+
+    exit_code = EXIT_GATE
+    default_hint = "raise --time-budget, or try cheaper --models such as linear,lgbm"
 
 
 class ArtifactTooLarge(LimitError):

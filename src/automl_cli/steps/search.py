@@ -27,6 +27,7 @@ from automl_cli.errors import (
     ArtifactCorruptError,
     ArtifactTooLarge,
     AutomlError,
+    BudgetError,
     LimitError,
     Terminated,
     UsageError,
@@ -444,10 +445,7 @@ def run_search_step(
                 hint="run again and let at least one trial finish (the progress lines say when)",
             )
         if not result.complete():
-            raise AutomlError(
-                "no model finished within the time budget",
-                hint="raise --time-budget, or try cheaper --models such as linear,lgbm",
-            )
+            raise BudgetError("no model finished within the time budget")
         refits: dict[int, Member] = {}  # trial → its refit member, reused if chosen again
 
         def build(slack: float) -> tuple[list[Member], dict[str, Any]]:
