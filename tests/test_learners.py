@@ -486,7 +486,9 @@ def test_forests_stop_growing_trees_at_the_fit_deadline(
     # a table this small is grown in one go; the deadline is checked on bigger ones
     monkeypatch.setattr(forest, "ONE_GO_CELLS", 0)
     cut, full, X = past_deadline_and_free(family, 60)
-    assert 0 < len(cut.model_.estimators_) < 60 == len(full.model_.estimators_)  # type: ignore[attr-defined]
+    # only the first trees, which tell a tree's time: on 800,000 rows one takes over a second
+    assert len(cut.model_.estimators_) == forest.FIRST_TREES  # type: ignore[attr-defined]
+    assert len(full.model_.estimators_) == 60  # type: ignore[attr-defined]
     assert cut.predict_proba(X).shape == (len(X), 2)
 
 
@@ -561,6 +563,26 @@ def test_forests_grown_in_chunks_equal_one_fit(family: str) -> None:
         ref = cls(n_estimators=trees, max_features=1.0, max_leaf_nodes=None, random_state=0)
         ref.fit(features, target)
         np.testing.assert_array_equal(model.predict(features), ref.predict(features))
+
+
+@pytest.mark.parametrize("family", ["rf", "et"])
+def test_the_forest_size_cap_stops_growth_but_not_below_a_sixth_of_the_trees(
+    family: str,
+) -> None:
+    """Deep regression trees on 20,000 rows weigh megabytes each: the cap stops growth by
+    the first trees' size, and a forest of many trees keeps at least a sixth of them."""
+    import automl_cli.core.learners._forest as forest
+
+    X, y = features_for(family, "regression", n=20_000)
+    assert X.size > forest.ONE_GO_CELLS
+    capped = learner(family, "regression", n_estimators=12).fit(X, y)
+    trees = len(capped.model_.estimators_)  # type: ignore[attr-defined]
+    per_tree = capped.model_bytes() / trees
+    assert 2 < trees < 12  # the cap, not the 12 asked for, ended growth ...
+    assert capped.model_bytes() <= forest.MAX_FOREST_BYTES + 2 * per_tree  # ... near the cap
+    assert capped.model_bytes() + 2 * per_tree > forest.MAX_FOREST_BYTES
+    floor = learner(family, "regression", n_estimators=6 * (trees + 2)).fit(X, y)
+    assert len(floor.model_.estimators_) == trees + 2  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("family", ["rf", "et"])

@@ -35,6 +35,7 @@ __all__ = [
     "Learner",
     "fit_deadline",
     "past_deadline",
+    "seconds_to_deadline",
 ]
 
 TASKS = ("binary", "multiclass", "regression")
@@ -68,6 +69,14 @@ def fit_deadline(deadline: float | None) -> Iterator[None]:
 
 
 STOP_REQUESTED = threading.Event()  # set by a Ctrl-C handler: fits end as at the deadline
+
+
+def seconds_to_deadline() -> float:
+    """Seconds left before the fit deadline: infinite without one, 0 once it has passed."""
+    if STOP_REQUESTED.is_set():
+        return 0.0
+    deadline = _DEADLINE.get()
+    return float("inf") if deadline is None else max(0.0, deadline - time.monotonic())
 
 
 def past_deadline() -> bool:

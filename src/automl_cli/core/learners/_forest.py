@@ -6,13 +6,14 @@ Bagged deep trees make errors unlike boosting's, which is what the ensemble step
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from automl_cli.core.learners._base import past_deadline
+from automl_cli.core.learners._base import past_deadline, seconds_to_deadline
 from automl_cli.core.learners._common import config
 from automl_cli.core.learners._params import Constraint, Interval, Options, fail
 from automl_cli.core.learners._sklearn import SklearnLearner, limit_threads
@@ -22,8 +23,12 @@ __all__ = ["ForestLearner"]
 CLASSIFICATION_CRITERIA = ("gini", "entropy", "log_loss")
 REGRESSION_CRITERIA = ("squared_error", "friedman_mse", "absolute_error", "poisson")
 MAX_FEATURES = ("sqrt", "log2", 0.25, 0.5, 0.75, 1.0)
-TREE_CHUNKS = 6  # deadline checks per forest fit
 ONE_GO_CELLS = 50_000  # up to this many rows × features a forest is grown in one fit
+# growing time between two deadline (and size) checks, once a tree's time is known: on
+# 800,000 rows a tree takes over a second, and 50 trees at once overran a 60 s budget by 30 s
+CHUNK_SECONDS = 1.0
+FIRST_TREES = 2  # grown first, to learn a tree's size and time
+MIN_TREE_SHARE = 6  # the size cap stops growth no earlier than n_estimators / 6 trees
 NODE_BYTES = 64  # scikit-learn's tree node record, before the per-node value array
 MAX_FOREST_BYTES = 16 * 2**20  # one fitted forest; the search keeps one per CV fold
 
@@ -111,28 +116,43 @@ class ForestLearner(SklearnLearner):
     ) -> None:
         """Grow the trees in chunks and stop at the search deadline with the trees so far.
 
+        The first two trees set how many the forest can hold within ``MAX_FOREST_BYTES``
+        (at least a sixth of ``n_estimators``: 50 of 300, whatever their size);
+        each later chunk is as many trees as grow in ``CHUNK_SECONDS`` by the last chunk's
+        pace (fewer when the deadline is nearer, at least one per thread).
         ``warm_start`` draws each new tree's seed from the same stream as one big fit, so
-        the forest is identical to fitting all trees at once when no deadline interrupts.
+        the forest is identical to fitting all trees at once when nothing stops it.
         """
         model = self._build(X, y)
         total = int(self.n_estimators)
         features = self._features(X)
-        # a small table's forest grows in about a second: one go, without the chunks' cost
-        chunks = 1 if features.shape[0] * features.shape[1] <= ONE_GO_CELLS else TREE_CHUNKS
-        chunk = max(1, -(-total // chunks))
         with limit_threads(int(self.n_jobs)):
-            grown = 0
-            while grown < total:
-                grown = min(total, grown + chunk)
-                model.set_params(n_estimators=grown, warm_start=True)
+            if features.shape[0] * features.shape[1] <= ONE_GO_CELLS:
+                # a small table's forest grows in about a second: one go, without checks
+                self.model_ = model.fit(features, y)
+                self._predict_in_order()
+                return
+            threads = max(1, int(self.n_jobs))
+            chunk, grown, most = min(total, FIRST_TREES), 0, total
+            while grown < most:
+                started = time.monotonic()
+                model.set_params(n_estimators=grown + chunk, warm_start=True)
                 model.fit(features, y)
                 self.model_ = model
+                if not grown:
+                    # deep trees on many rows: as many as keep the forest under the cap, by
+                    # the first trees' size (not by timing: the same forest on any machine),
+                    # but never fewer than a sixth of them: fewer trees are no forest
+                    per_tree = max(self.model_bytes() / chunk, 1.0)
+                    least = min(total, -(-total // MIN_TREE_SHARE))
+                    most = max(least, min(total, int(MAX_FOREST_BYTES // per_tree)))
+                grown += chunk
                 if past_deadline():
                     break
-                # deep trees on many rows: stop where one more chunk would pass the cap
-                per_tree = self.model_bytes() / grown
-                if per_tree * min(total, grown + chunk) > MAX_FOREST_BYTES:
-                    break
+                per_tree_s = max(time.monotonic() - started, 1e-6) / chunk
+                room = min(CHUNK_SECONDS, seconds_to_deadline())
+                chunk = max(threads, int(room / per_tree_s) // threads * threads)
+                chunk = min(chunk, most - grown)
         model.set_params(warm_start=False)
         self._predict_in_order()
 
