@@ -255,3 +255,23 @@ def test_a_member_is_refit_when_its_fit_and_the_save_of_all_fit_in_the_budget() 
     assert notes == ["refitting et on all 3,000 rows"] * 2
     # the refit model is a fold model's size grown by its share of the rows, as estimated
     assert out[0].learners[0].save_seconds() <= 1.6 * first.learners[0].save_seconds()
+
+
+def test_a_search_that_cannot_start_before_its_deadline_fails_at_once() -> None:
+    """Past the search deadline, or closer to it than the imports the search still needs
+    take, there is no time for a trial: the budget error comes before any work."""
+    import time
+
+    import pytest
+
+    from automl_cli.errors import EXIT_GATE, BudgetError
+    from automl_cli.steps.search import _check_time_to_start
+
+    started = time.monotonic() - 3.0
+    with pytest.raises(BudgetError, match=r"took 3\.\d s of 5 s") as caught:
+        _check_time_to_start(time.monotonic() - 0.1, started, 5.0)
+    assert caught.value.exit_code == EXIT_GATE
+    import optuna  # noqa: F401
+    import sklearn  # noqa: F401  (both imported: nothing left to wait for)
+
+    _check_time_to_start(time.monotonic() + 0.5, started, 5.0)  # half a second: one trial

@@ -71,6 +71,9 @@ LIMIT_ATTEMPTS = 3  # ensembles tried, each under tighter estimates, before givi
 LEADERBOARD_ROW_BYTES = 400  # size estimates before the files exist
 SPEC_BYTES = 24_000  # model.json + manifest.json
 SAVE_MARGIN_S = 1.0  # the save beyond the members' files: OOF, leaderboard, study, manifest
+# importing what the search runs on, measured idle: scikit-learn (scipy.stats with it) 1.5 s,
+# optuna with its SQLite storage 0.7 s; on a busy machine, two to three times as long
+SEARCH_IMPORTS_S = {"sklearn": 1.5, "optuna": 0.7}
 DEFAULTS: dict[str, Any] = {
     **PREP_DEFAULTS,
     "time_budget": None,
@@ -359,6 +362,7 @@ def run_search_step(
         if limits.active:  # the chosen model is timed, and may be chosen again, before saving
             reserve += 1.0 + 0.04 * float(budget)
         search_deadline = hard_deadline - reserve
+        _check_time_to_start(search_deadline, started, float(budget))
     workdir = Path(tempfile.mkdtemp(prefix="automl-search-"))
     try:
         study_storage: Any = f"sqlite:///{workdir / 'study.db'}"
@@ -586,6 +590,20 @@ def _matching_prep(
             art.verify()
             return art
     return None
+
+
+def _check_time_to_start(search_deadline: float, started: float, budget: float) -> None:
+    """Fail at once when the search could not even import its libraries before its deadline:
+    starting anyway only overruns the budget on the way to the same error."""
+    import sys
+
+    imports = sum(s for name, s in SEARCH_IMPORTS_S.items() if name not in sys.modules)
+    if time.monotonic() + imports >= search_deadline:
+        spent = time.monotonic() - started
+        raise BudgetError(
+            f"no model finished within the time budget: reading and preparing the table took "
+            f"{spent:.1f} s of {budget:g} s, which leaves no time to search"
+        )
 
 
 def _ensemble(
