@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -595,8 +596,6 @@ def _matching_prep(
 def _check_time_to_start(search_deadline: float, started: float, budget: float) -> None:
     """Fail at once when the search could not even import its libraries before its deadline:
     starting anyway only overruns the budget on the way to the same error."""
-    import sys
-
     imports = sum(s for name, s in SEARCH_IMPORTS_S.items() if name not in sys.modules)
     if time.monotonic() + imports >= search_deadline:
         spent = time.monotonic() - started

@@ -80,10 +80,7 @@ def seconds_to_deadline() -> float:
 
 
 def past_deadline() -> bool:
-    if STOP_REQUESTED.is_set():
-        return True
-    deadline = _DEADLINE.get()
-    return deadline is not None and time.monotonic() >= deadline
+    return seconds_to_deadline() == 0.0
 
 
 class Learner(ABC):
