@@ -34,16 +34,21 @@ def test_kept_fold_models_respect_count_and_memory_caps() -> None:
             [(0.5, 300), (0.1, 900), (0.2, 200), (0.3, 200), (0.4, 50)]
         )
     ]
-    _keep_best_models(records, keep=4, keep_bytes=1000)
+    _keep_best_models(records, keep=4, keep_bytes=420)
     kept = sorted(r.number for r in records if r.models is not None)
-    # the best (900 B); 0.2 and 0.3 (200 B each) would pass 1000 B; 0.4 (50 B) fits; 0.5 is 5th
-    assert kept == [1, 4]
+    # the best (900 B) beside the cap; 0.2 and 0.3 (200 B each) fill 400 of its 420 B, so
+    # 0.4 (50 B) does not fit; 0.5 is 5th
+    assert kept == [1, 2, 3]
+    _keep_best_models(records, keep=4, keep_bytes=10**6)
+    assert sorted(r.number for r in records if r.models is not None) == [1, 2, 3]  # dropped stay
 
 
-def test_the_best_trial_keeps_its_models_whatever_their_size() -> None:
-    records = [_record(0, 0.1, 10**12), _record(1, 0.2, 1)]
+def test_a_best_trial_bigger_than_the_cap_leaves_the_others_their_share() -> None:
+    """The best is always kept, whatever its size, and does not use up the others' memory:
+    otherwise the ensemble would have nothing to choose from but the best."""
+    records = [_record(0, 0.1, 10**12), _record(1, 0.2, 60), _record(2, 0.3, 60)]
     _keep_best_models(records, keep=10, keep_bytes=100)
-    assert records[0].models is not None and records[1].models is None
+    assert [r.models is not None for r in records] == [True, True, False]
 
 
 def test_a_new_family_is_predicted_from_the_others_by_relative_cost() -> None:

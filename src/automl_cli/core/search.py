@@ -594,9 +594,11 @@ def family_bests(ranked: list[TrialRecord]) -> list[TrialRecord]:
 
 
 def _keep_best_models(records: list[TrialRecord], keep: int, keep_bytes: int) -> None:
-    """Fold models cost memory: keep them only for the best ``keep`` complete trials, within
-    ``keep_bytes`` in all (the best trial's are always kept). A trial that breaks a
-    deployment limit can never be a member: its models go at once."""
+    """Fold models cost memory: keep them only for the best ``keep`` complete trials. The
+    best trial's are always kept; the others share ``keep_bytes`` beside them, so one big
+    best model (deep boosters on many classes reach 100+ MB over 10 folds) cannot leave the
+    ensemble without candidates. A trial that breaks a deployment limit can never be a
+    member: its models go at once."""
     ranked = sorted(
         (r for r in records if r.state == "complete" and r.models is not None),
         key=lambda r: r.loss,
@@ -612,7 +614,9 @@ def _keep_best_models(records: list[TrialRecord], keep: int, keep_bytes: int) ->
     wanted = first_ids | {id(r) for r in ranked[:keep]}
     held = 0
     for r in firsts + [r for r in ranked if id(r) not in first_ids]:  # family bests go first
-        if r is ranked[0] or (id(r) in wanted and held + r.model_bytes <= keep_bytes):
+        if r is ranked[0]:
+            continue
+        if id(r) in wanted and held + r.model_bytes <= keep_bytes:
             held += r.model_bytes
         else:
             r.models = None
