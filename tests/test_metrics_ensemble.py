@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 
-from automl_cli.core.ensemble import greedy_ensemble
+from automl_cli.core.ensemble import fit_temperature, greedy_ensemble, sharpen
 from automl_cli.core.metrics import METRICS, default_metric, get_metric
 from automl_cli.errors import UsageError
 
@@ -140,3 +140,50 @@ def test_ensemble_scores_only_rows_every_candidate_predicted() -> None:
         out[held, 0] = 1 - out[held, 1]
     found = greedy_ensemble([weak, strong], y, get_metric("auc", "binary"), 2)
     assert found.single_best == 1 and np.isfinite(found.loss)
+
+
+def _true_probabilities(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities and labels drawn from them: calibrated by construction."""
+    gen = np.random.default_rng(seed)
+    proba = sharpen(gen.dirichlet(np.ones(k), n), 0.3)  # confident, as good models are
+    y = np.array([gen.choice(k, p=row) for row in proba])
+    return proba, y
+
+
+def test_sharpen_rescales_confidence_but_keeps_each_rows_most_likely_class() -> None:
+    proba = rng.dirichlet([1, 1, 1], 100)
+    for t in (0.3, 2.0):
+        out = sharpen(proba, t)
+        assert np.allclose(out.sum(axis=1), 1.0)
+        assert (out.argmax(axis=1) == proba.argmax(axis=1)).all()
+    assert (sharpen(proba, 0.5).max(axis=1) >= proba.max(axis=1) - 1e-12).all()
+    assert (sharpen(proba, 2.0).max(axis=1) <= proba.max(axis=1) + 1e-12).all()
+    assert sharpen(proba, 1.0) is proba
+
+
+def test_a_temperature_undoes_probabilities_softened_by_averaging() -> None:
+    metric = get_metric("logloss", "multiclass")
+    truth, y = _true_probabilities(600, 3, seed=1)
+    soft = sharpen(truth, 2.0)  # what the rows' classes warrant, made half as sure
+    t = fit_temperature(soft, y, metric, 3)
+    assert 0.4 < t < 0.6  # about the 1/2 that undoes it
+    assert metric.loss(y, sharpen(soft, t), 3) < metric.loss(y, soft, 3) - 0.01
+
+
+def test_no_temperature_where_it_does_not_help_rows_left_out() -> None:
+    """On calibrated probabilities the cross-check refuses (or keeps a temperature near 1);
+    on too few rows there is nothing to check with."""
+    metric = get_metric("logloss", "multiclass")
+    truth, y = _true_probabilities(600, 3, seed=2)
+    assert abs(np.log(fit_temperature(truth, y, metric, 3))) < 0.1
+    assert fit_temperature(truth[:9], y[:9], metric, 3) == 1.0
+
+
+def test_a_temperature_ignores_rows_without_out_of_fold_predictions() -> None:
+    """A big table is validated on one holdout: the other rows are NaN."""
+    metric = get_metric("logloss", "multiclass")
+    truth, y = _true_probabilities(600, 3, seed=1)
+    soft = sharpen(truth, 2.0)
+    holed = np.vstack([soft, np.full((200, 3), np.nan)])
+    y_holed = np.concatenate([y, np.zeros(200, dtype=int)])
+    assert fit_temperature(holed, y_holed, metric, 3) == fit_temperature(soft, y, metric, 3)

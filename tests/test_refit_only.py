@@ -20,7 +20,7 @@ from automl_cli.errors import EXIT_ARTIFACT, EXIT_BAD_DATA, EXIT_GATE, EXIT_USAG
 from automl_cli.steps.refit import refit_params
 from automl_cli.store import Project, cache_key
 
-from .conftest import automl
+from .conftest import SAMPLE_DATA, automl
 from .test_pipeline_cli import churn_table
 
 SEARCH = ("--target", "churned", "--trials", "3", "--models", "linear,lgbm", "--cv", "3",
@@ -343,3 +343,20 @@ def test_a_source_kept_as_fold_models_is_refit_with_their_mean_rounds(tmp_path: 
     assert kept["params"] == member["params"]
     v3, v4 = store.load("model@v3").manifest, store.load("model@v4").manifest
     assert v3["content_sha256"] == v4["content_sha256"]
+
+
+def test_a_refit_keeps_its_sources_temperature(tmp_path: Path) -> None:
+    """The temperature was fitted to the source's out-of-fold probabilities; a refit on more
+    rows of the same table keeps it (it has no out-of-fold rows to fit another)."""
+    wine = pd.read_csv(SAMPLE_DATA / "wine.csv")
+    wine.iloc[:150].to_csv(tmp_path / "day1.csv", index=False)
+    wine.to_csv(tmp_path / "day2.csv", index=False)
+    project = tmp_path / "p"
+    args = ("--target", "cultivar", "--trials", "4", "--models", "linear", "--seed", "0")
+    searched = automl(project, "search", "day1.csv", *args, cwd=tmp_path)
+    assert searched.returncode == 0, searched.stderr
+    source = _spec(project, "model@v1")["temperature"]
+    assert source != 1.0
+    proc = automl(project, "retrain", "day2.csv", "--refit-only", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert _spec(project, "model@v2")["temperature"] == source

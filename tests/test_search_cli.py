@@ -224,3 +224,41 @@ def test_other_tasks_search(
 ) -> None:
     doc = _search(run_cli, str(SAMPLE_DATA / f"{table}.csv"), "--target", target, "--trials", "4")
     assert doc["task"] == task and doc["metric"] == metric
+
+
+def test_a_log_loss_search_saves_and_applies_its_temperature(
+    run_cli: RunCli, project_dir: Path, tmp_path: Path
+) -> None:
+    """A regularised logistic regression is less sure than it is right on wine: the search
+    fits a temperature to its out-of-fold probabilities, which predict then applies."""
+    import numpy as np
+
+    from automl_cli.core.ensemble import sharpen
+    from automl_cli.core.metrics import get_metric
+    from automl_cli.steps.search import load_model
+
+    wine = SAMPLE_DATA / "wine.csv"
+    doc = _search(run_cli, str(wine), "--target", "cultivar", "--trials", "6", "--models", "linear")
+    version = project_dir / "artifacts/model/v0001"
+    metrics = json.loads((version / "manifest.json").read_text())["metrics"]
+    t = metrics["temperature"]
+    assert 0.2 < t < 0.9  # sharper: the search found its probabilities too soft
+    assert json.loads((version / "model.json").read_text())["temperature"] == pytest.approx(t)
+    # the saved out-of-fold output is the tempered one, and the CV score is its log loss
+    oof = pd.read_parquet(version / "oof.parquet")
+    proba = oof.filter(like="model_class_").to_numpy()
+    y = oof["target"].to_numpy()
+    logloss = get_metric("logloss", "multiclass")
+    assert logloss.score(y, proba, 3) == pytest.approx(doc["cv_score"], abs=1e-6)
+    assert doc["cv_score"] < doc["best_single"]
+    # predict: the members' average, tempered
+    model = load_model(project_dir, "model@v1")
+    rows = pd.read_csv(wine).drop(columns=["cultivar"])
+    tempered = model.predict_proba(rows)
+    model.temperature = 1.0
+    assert np.allclose(tempered, sharpen(model.predict_proba(rows), t), atol=1e-12)
+    out = tmp_path / "pred.csv"
+    proc = run_cli("predict", str(wine), "--proba", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    got = pd.read_csv(out).filter(like="proba_").to_numpy()
+    assert np.allclose(got, tempered, atol=1e-9)

@@ -14,7 +14,11 @@ import numpy as np
 
 from automl_cli.core.metrics import Metric
 
-__all__ = ["EnsembleResult", "NoCandidateFits", "greedy_ensemble"]
+__all__ = ["EnsembleResult", "NoCandidateFits", "fit_temperature", "greedy_ensemble", "sharpen"]
+
+TEMPERATURE_FOLDS = 5
+TEMPERATURE_REPEATS = 3  # the cross-check's 5 parts, drawn three times: one draw is noisy
+LOG_T_BOUND = 2.0  # temperatures between e^-2 (sharper) and e^2 (softer)
 
 
 class NoCandidateFits(ValueError):
@@ -80,3 +84,56 @@ def greedy_ensemble(
     total = best_counts.sum()
     weights = {int(i): float(c) / total for i, c in enumerate(best_counts) if c}
     return EnsembleResult(weights, float(best_loss), best, float(losses[best]))
+
+
+def sharpen(proba: np.ndarray, temperature: float) -> np.ndarray:
+    """Class probabilities raised to ``1 / temperature`` and renormalised per row.
+
+    Below 1 the model grows more confident, above 1 less; the most likely class of every
+    row stays the same.
+    """
+    if temperature == 1.0:
+        return proba
+    powered = np.clip(np.asarray(proba, dtype="float64"), 1e-15, 1.0) ** (1.0 / temperature)
+    return powered / powered.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(
+    proba: np.ndarray, y: np.ndarray, metric: Metric, n_classes: int, seed: int = 0
+) -> float:
+    """One temperature for the out-of-fold probabilities ``proba`` that lowers ``metric``.
+
+    Averaging members (and a linear model's regularisation) leaves probabilities less sure
+    than the model is right, which log loss charges for on every row. One temperature
+    cannot reorder the classes, only rescale the confidence. It is fitted on all rows and
+    kept only when it passes a cross-check: temperatures fitted on four fifths of the rows,
+    applied to the fifth left out (each fifth in turn, over three shuffles), must lower the
+    loss on average. Otherwise 1.0 (no change).
+    """
+    from scipy.optimize import minimize_scalar
+
+    rows = np.isfinite(proba).all(axis=1)
+    proba, y = proba[rows], y[rows]
+    if len(y) < 2 * TEMPERATURE_FOLDS:
+        return 1.0
+
+    def fitted(idx: np.ndarray) -> float:
+        found = minimize_scalar(
+            lambda log_t: metric.loss(y[idx], sharpen(proba[idx], float(np.exp(log_t))), n_classes),
+            bounds=(-LOG_T_BOUND, LOG_T_BOUND),
+            method="bounded",
+        )
+        return float(np.exp(found.x))
+
+    rng = np.random.default_rng(seed)
+    held_out_loss = 0.0
+    for _ in range(TEMPERATURE_REPEATS):
+        parts = np.array_split(rng.permutation(len(y)), TEMPERATURE_FOLDS)
+        held_out = np.empty_like(proba)
+        for k, part in enumerate(parts):
+            rest = np.concatenate([p for j, p in enumerate(parts) if j != k])
+            held_out[part] = sharpen(proba[part], fitted(rest))
+        held_out_loss += metric.loss(y, held_out, n_classes) / TEMPERATURE_REPEATS
+    if held_out_loss >= metric.loss(y, proba, n_classes):
+        return 1.0
+    return fitted(np.arange(len(y)))

@@ -278,6 +278,7 @@ def write_refit(
             for m, lrn in zip(fitted.members, learners, strict=True)
         ],
         fitted.metric,
+        temperature=fitted.temperature,
     )
     limits = Limits.from_config(settings)
     say("timing a single-row prediction")
@@ -326,6 +327,7 @@ def write_refit(
                 "classes": classes,
                 "metric": fitted.metric,
                 "members": members,
+                "temperature": fitted.temperature,
             },
         )
         shutil.copyfile(prep_art.file(PREPROCESSOR_FILE), writer.file_path(PREPROCESSOR_FILE))

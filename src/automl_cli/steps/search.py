@@ -142,6 +142,7 @@ class FittedModel:
     members: list[Member]
     metric: str
     info: dict[str, Any] = field(default_factory=dict)
+    temperature: float = 1.0  # applied to the members' averaged probabilities (logloss)
 
     def predict_output(
         self, frame: pd.DataFrame, report: SchemaReport | None = None, where: str = "the input"
@@ -166,6 +167,10 @@ class FittedModel:
             out = np.mean([lrn.predict_output(X) for lrn in member.learners], axis=0)
             total = out * member.weight if total is None else total + out * member.weight
         assert total is not None
+        if self.task != "regression" and self.temperature != 1.0:
+            from automl_cli.core.ensemble import sharpen
+
+            total = sharpen(total, self.temperature)
         return total
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -454,7 +459,7 @@ def run_search_step(
         refits: dict[int, Member] = {}  # trial → its refit member, reused if chosen again
 
         def build(slack: float) -> tuple[list[Member], dict[str, Any]]:
-            members, info = _ensemble(result, y, scorer, n_classes, assessor, slack)
+            members, info = _ensemble(result, y, scorer, n_classes, assessor, slack, settings.seed)
             members = _refit_or_bag(
                 members,
                 features,
@@ -612,12 +617,14 @@ def _ensemble(
     n_classes: int,
     assessor: Assessor | None = None,
     slack: float = 1.0,
+    seed: int = 0,
 ) -> tuple[list[Member], dict[str, Any]]:
     """Greedy ensemble over the best candidates; under limits, only sets that keep to
-    ``slack`` × each limit by the trials' measured costs (ValueError if none can)."""
+    ``slack`` × each limit by the trials' measured costs (ValueError if none can). With log
+    loss, the chosen probabilities then get a temperature (kept only when it cross-checks)."""
     import numpy as np
 
-    from automl_cli.core.ensemble import NoCandidateFits, greedy_ensemble
+    from automl_cli.core.ensemble import NoCandidateFits, fit_temperature, greedy_ensemble, sharpen
     from automl_cli.core.search import family_bests
 
     # another worker's trial has no fold models here; it is refit if chosen
@@ -645,14 +652,23 @@ def _ensemble(
         )
         for i, w in sorted(weights.items(), key=lambda kv: -kv[1])
     ]
-    chosen = sum(w * np.asarray(candidates[i].oof) for i, w in weights.items())
+    chosen = np.asarray(sum(w * np.asarray(candidates[i].oof) for i, w in weights.items()))
+    loss = found.loss if use_ensemble else found.single_loss
+    temperature = 1.0
+    if scorer.name == "logloss":  # the one metric that scores confidence, not order
+        temperature = fit_temperature(chosen, y, scorer, n_classes, seed)
+        if temperature != 1.0:
+            chosen = sharpen(chosen, temperature)
+            scored = np.isfinite(chosen).all(axis=1)  # a big table's holdout rows
+            loss = scorer.loss(y[scored], chosen[scored], n_classes)
     info = {
         "oof": chosen,  # the model's out-of-fold output: what `evaluate` reports without data
         "y": y,
         "used": use_ensemble,
         "ensemble_loss": found.loss,
         "single_loss": found.single_loss,
-        "cv_score": scorer.to_score(found.loss if use_ensemble else found.single_loss),
+        "temperature": temperature,
+        "cv_score": scorer.to_score(loss),
         "best_single_score": scorer.to_score(found.single_loss),
         "iterations": {candidates[i].number: candidates[i].iterations for i in weights},
     }
@@ -1014,6 +1030,7 @@ def _save(
             "classes": classes,
             "metric": scorer.name,
             "members": spec_members,
+            "temperature": float(ensemble_info.get("temperature", 1.0)),
         }
         writer.write_json(MODEL_FILE, spec)
         shutil.copyfile(prep_art.file(PREPROCESSOR_FILE), writer.file_path(PREPROCESSOR_FILE))
@@ -1048,6 +1065,7 @@ def _save(
                 "cv_score": round(float(ensemble_info["cv_score"]), 6),
                 "best_single_score": round(float(ensemble_info["best_single_score"]), 6),
                 "ensemble": bool(ensemble_info["used"]),
+                "temperature": round(float(ensemble_info.get("temperature", 1.0)), 6),
                 "trials_complete": sum(1 for t in result.trials if t.state == "complete"),
                 "trials_total": len(result.trials),
                 "rows_used": n_rows,
@@ -1248,7 +1266,13 @@ def load_model(project_dir: Path, ref: str = "model@latest") -> FittedModel:
             learners = [load_member(cls, rel, m["params"]) for rel in m["paths"]]
             members.append(Member(m["family"], m["weight"], m["params"], learners, m["fit"]))
         return FittedModel(
-            spec["task"], spec["classes"], prep, members, spec["metric"], {"ref": art.ref}
+            spec["task"],
+            spec["classes"],
+            prep,
+            members,
+            spec["metric"],
+            {"ref": art.ref},
+            float(spec.get("temperature", 1.0)),
         )
     except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
         raise ArtifactCorruptError(
