@@ -161,9 +161,10 @@ def test_sharpen_rescales_confidence_but_keeps_each_rows_most_likely_class() -> 
     assert sharpen(proba, 1.0) is proba
 
 
-def test_a_temperature_undoes_probabilities_softened_by_averaging() -> None:
+@pytest.mark.parametrize("rows", [600, 30_000])  # the second is fitted on a sample of it
+def test_a_temperature_undoes_probabilities_softened_by_averaging(rows: int) -> None:
     metric = get_metric("logloss", "multiclass")
-    truth, y = _true_probabilities(600, 3, seed=1)
+    truth, y = _true_probabilities(rows, 3, seed=1)
     soft = sharpen(truth, 2.0)  # what the rows' classes warrant, made half as sure
     t = fit_temperature(soft, y, metric, 3)
     assert 0.4 < t < 0.6  # about the 1/2 that undoes it
