@@ -14,7 +14,14 @@ import numpy as np
 
 from automl_cli.core.metrics import Metric
 
-__all__ = ["EnsembleResult", "NoCandidateFits", "fit_temperature", "greedy_ensemble", "sharpen"]
+__all__ = [
+    "EnsembleResult",
+    "NoCandidateFits",
+    "fit_temperature",
+    "greedy_ensemble",
+    "predicted_rows",
+    "sharpen",
+]
 
 TEMPERATURE_FOLDS = 5
 TEMPERATURE_REPEATS = 3  # the cross-check's 5 parts, drawn three times: one draw is noisy
@@ -34,6 +41,13 @@ class EnsembleResult:
     loss: float
     single_best: int
     single_loss: float
+
+
+def predicted_rows(output: np.ndarray) -> np.ndarray:
+    """Rows an out-of-fold output predicts: a big table is validated on one holdout split,
+    so the other rows are NaN."""
+    finite = np.isfinite(output)
+    return finite if finite.ndim == 1 else finite.all(axis=1)
 
 
 def greedy_ensemble(
@@ -56,8 +70,7 @@ def greedy_ensemble(
     """
     rows = np.ones(len(y), dtype=bool)
     for out in outputs:
-        finite = np.isfinite(out)
-        rows &= finite if finite.ndim == 1 else finite.all(axis=1)
+        rows &= predicted_rows(out)
     if not rows.all():
         y, outputs = y[rows], [out[rows] for out in outputs]
     losses = [metric.loss(y, out, n_classes) for out in outputs]
@@ -116,7 +129,7 @@ def fit_temperature(
     """
     from scipy.optimize import minimize_scalar
 
-    rows = np.isfinite(proba).all(axis=1)
+    rows = predicted_rows(proba)
     proba, y = proba[rows], y[rows]
     if len(y) < 2 * TEMPERATURE_FOLDS:
         return 1.0

@@ -26,11 +26,11 @@ from automl_cli.steps.prep import PREPROCESSOR_FILE
 from automl_cli.steps.search import (
     DEFAULT_JOBS,
     MODEL_FILE,
-    MODEL_FORMAT,
     TIMING_ROWS,
     FittedModel,
     Member,
     load_model,
+    model_spec,
     refit_params,
 )
 from automl_cli.store import Artifact, Project
@@ -320,15 +320,7 @@ def write_refit(
                 }
             )
         writer.write_json(
-            MODEL_FILE,
-            {
-                "format_version": MODEL_FORMAT,
-                "task": task,
-                "classes": classes,
-                "metric": fitted.metric,
-                "members": members,
-                "temperature": fitted.temperature,
-            },
+            MODEL_FILE, model_spec(task, classes, fitted.metric, members, fitted.temperature)
         )
         shutil.copyfile(prep_art.file(PREPROCESSOR_FILE), writer.file_path(PREPROCESSOR_FILE))
         writer.summary.update(

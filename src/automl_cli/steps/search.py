@@ -624,7 +624,13 @@ def _ensemble(
     loss, the chosen probabilities then get a temperature (kept only when it cross-checks)."""
     import numpy as np
 
-    from automl_cli.core.ensemble import NoCandidateFits, fit_temperature, greedy_ensemble, sharpen
+    from automl_cli.core.ensemble import (
+        NoCandidateFits,
+        fit_temperature,
+        greedy_ensemble,
+        predicted_rows,
+        sharpen,
+    )
     from automl_cli.core.search import family_bests
 
     # another worker's trial has no fold models here; it is refit if chosen
@@ -659,7 +665,7 @@ def _ensemble(
         temperature = fit_temperature(chosen, y, scorer, n_classes, seed)
         if temperature != 1.0:
             chosen = sharpen(chosen, temperature)
-            scored = np.isfinite(chosen).all(axis=1)  # a big table's holdout rows
+            scored = predicted_rows(chosen)
             loss = scorer.loss(y[scored], chosen[scored], n_classes)
     info = {
         "oof": chosen,  # the model's out-of-fold output: what `evaluate` reports without data
@@ -1024,15 +1030,12 @@ def _save(
                     "paths": paths,
                 }
             )
-        spec = {
-            "format_version": MODEL_FORMAT,
-            "task": prep.task_,
-            "classes": classes,
-            "metric": scorer.name,
-            "members": spec_members,
-            "temperature": float(ensemble_info.get("temperature", 1.0)),
-        }
-        writer.write_json(MODEL_FILE, spec)
+        writer.write_json(
+            MODEL_FILE,
+            model_spec(
+                prep.task_, classes, scorer.name, spec_members, ensemble_info["temperature"]
+            ),
+        )
         shutil.copyfile(prep_art.file(PREPROCESSOR_FILE), writer.file_path(PREPROCESSOR_FILE))
         leaderboard.to_csv(writer.file_path("leaderboard.csv"), index=False)
         oof = pd.DataFrame(oof_columns)
@@ -1065,7 +1068,7 @@ def _save(
                 "cv_score": round(float(ensemble_info["cv_score"]), 6),
                 "best_single_score": round(float(ensemble_info["best_single_score"]), 6),
                 "ensemble": bool(ensemble_info["used"]),
-                "temperature": round(float(ensemble_info.get("temperature", 1.0)), 6),
+                "temperature": round(float(ensemble_info["temperature"]), 6),
                 "trials_complete": sum(1 for t in result.trials if t.state == "complete"),
                 "trials_total": len(result.trials),
                 "rows_used": n_rows,
@@ -1201,6 +1204,24 @@ def _worker_doc(
 
 
 # -- loading --------------------------------------------------------------------------------
+
+
+def model_spec(
+    task: str | None,
+    classes: list[Any] | None,
+    metric: str,
+    members: list[dict[str, Any]],
+    temperature: float,
+) -> dict[str, Any]:
+    """``model.json``: what :func:`load_model` reads (a search and a refit both write it)."""
+    return {
+        "format_version": MODEL_FORMAT,
+        "task": task,
+        "classes": classes,
+        "metric": metric,
+        "members": members,
+        "temperature": float(temperature),
+    }
 
 
 def load_model(project_dir: Path, ref: str = "model@latest") -> FittedModel:
