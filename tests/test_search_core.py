@@ -280,3 +280,93 @@ def test_a_search_that_cannot_start_before_its_deadline_fails_at_once() -> None:
     import sklearn  # noqa: F401  (both imported: nothing left to wait for)
 
     _check_time_to_start(time.monotonic() + 0.5, started, 5.0)  # half a second: one trial
+
+
+def test_stashed_fold_models_predict_as_before_and_are_read_only_when_asked(tmp_path) -> None:
+    """Kept fold models wait on disk; reading one back gives the same model, a slice reads
+    nothing, their save time is known without reading, and dropping deletes the files."""
+    from automl_cli.core.stash import StashedModels, save_seconds, stash
+
+    member, features, _ = _forest_member(3)
+    folds = list(member.learners)
+    stashed = stash(folds, tmp_path / "models", "trial-7")
+    files = sorted((tmp_path / "models").iterdir())
+    assert [f.name for f in files] == ["trial-7-0.pkl", "trial-7-1.pkl", "trial-7-2.pkl"]
+    assert all(f.stat().st_mode & 0o777 == 0o600 for f in files)  # this user's alone
+    assert (tmp_path / "models").stat().st_mode & 0o777 == 0o700
+    X = features["encoded"]
+    assert len(stashed) == 3
+    for before, after in zip(folds, stashed, strict=True):
+        assert after is not before
+        np.testing.assert_array_equal(after.predict_output(X), before.predict_output(X))
+    head = stashed[:1]
+    files[2].unlink()  # a view of the first model never opens the others
+    assert isinstance(head, StashedModels) and len(list(head)) == 1
+    assert save_seconds(stashed) == save_seconds(folds) > 0.1  # noted, not read back
+    stashed.drop()
+    assert not list((tmp_path / "models").iterdir())
+
+
+def test_big_kept_fold_models_move_to_disk_and_their_files_go_with_them(tmp_path) -> None:
+    """Only models worth the write move (small ones cost more time than memory); a trial
+    that leaves the kept set takes its files along."""
+    from automl_cli.core.stash import STASH_MIN_BYTES, StashedModels
+
+    big, small = _record(0, 0.2, STASH_MIN_BYTES), _record(1, 0.3, STASH_MIN_BYTES - 1)
+    stash_dir = tmp_path / "models"
+    _keep_best_models([big, small], keep=2, keep_bytes=10**12, stash_dir=stash_dir)
+    assert isinstance(big.models, StashedModels) and isinstance(small.models, list)
+    assert [f.name for f in stash_dir.iterdir()] == ["trial-0-0.pkl"]
+    better = [_record(2, 0.1, 10), _record(3, 0.15, 10)]
+    _keep_best_models([big, small, *better], keep=2, keep_bytes=10**12, stash_dir=stash_dir)
+    assert big.models is None and small.models is None  # 3rd and 4th of keep=2
+    assert not list(stash_dir.iterdir())
+
+
+def test_a_member_kept_as_fold_models_is_read_back_from_disk(tmp_path, monkeypatch) -> None:
+    """The search stashes its kept fold models; a member that is not refit gets them back as
+    models in memory, and they reproduce the trial's out-of-fold predictions."""
+    import time
+
+    import automl_cli.core.search as core_search
+    from automl_cli.core.stash import StashedModels
+    from automl_cli.steps.search import _ensemble
+
+    monkeypatch.setattr(core_search, "STASH_MIN_BYTES", 0)  # these forests are a few MB
+    _, features, y = _forest_member(2)  # its table
+    settings = SearchSettings(
+        "binary", 2, get_metric("auc", "binary"), ["et"], cv=3, trials=2, n_jobs=1
+    )
+    result = run_search(features, y, settings, stash_dir=tmp_path / "models")
+    kept = [t for t in result.complete() if t.models is not None]
+    assert kept and all(isinstance(t.models, StashedModels) for t in kept)
+    members, _ = _ensemble(result, y, settings.metric, 2)
+    per_fold = members[0].learners[0].save_seconds()
+    deadline = time.monotonic() + SAVE_MARGIN_S + 1.5 * per_fold  # no time to refit
+    out = _refit_or_bag(members[:1], features, y, settings, deadline, False, lambda _: None)
+    assert out[0].fit == "folds" and type(out[0].learners) is list and len(out[0].learners) == 1
+    best = next(t for t in kept if t.number == out[0].trial)
+    _, val = result.folds[0]
+    np.testing.assert_allclose(
+        out[0].learners[0].predict_output(features["encoded"].iloc[val]), best.oof[val]
+    )
+
+
+def test_models_that_cannot_be_stashed_stay_in_memory_and_leave_no_files(tmp_path) -> None:
+    """The stash only saves memory: a disk that refuses the files must not fail the search,
+    and a write that fails part-way removes what it wrote."""
+    import pickle
+
+    import pytest
+
+    from automl_cli.core.stash import STASH_MIN_BYTES, stash
+
+    (tmp_path / "in-the-way").write_text("a file where the directory should go")
+    record = _record(0, 0.1, STASH_MIN_BYTES)
+    models = record.models
+    _keep_best_models([record], keep=1, keep_bytes=0, stash_dir=tmp_path / "in-the-way" / "m")
+    assert record.models is models  # still the list in memory
+    learner = make_learner("linear", task="binary", n_classes=2)
+    with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+        stash([learner, lambda: None], tmp_path / "models", "trial-0")  # type: ignore[list-item]
+    assert not list((tmp_path / "models").iterdir())

@@ -18,8 +18,9 @@ import socket
 import time
 import warnings
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,6 +34,7 @@ from automl_cli.core.learners._base import (
     fit_deadline,
 )
 from automl_cli.core.metrics import Metric
+from automl_cli.core.stash import STASH_MIN_BYTES, StashedModels, stash
 
 __all__ = ["SearchResult", "SearchSettings", "TrialRecord", "make_folds", "run_search"]
 
@@ -66,7 +68,7 @@ class TrialRecord:
     fit_seconds: list[float] = field(default_factory=list)
     iterations: list[int | None] = field(default_factory=list)
     oof: np.ndarray | None = None
-    models: list[Learner] | None = None
+    models: Sequence[Learner] | None = None  # a list, or on disk (StashedModels) once kept
     model_bytes: int = 0
     error: str | None = None
     worker: str | None = None  # host:pid of the process that ran it (shared studies)
@@ -214,6 +216,7 @@ def run_search(
     shared: bool = False,
     on_trial: Callable[[TrialRecord, TrialRecord | None], None] | None = None,
     assess: Callable[[TrialRecord, float], None] | None = None,
+    stash_dir: Path | None = None,
 ) -> SearchResult:
     """Run the study until ``settings.trials`` trials, the ``deadline`` (time.monotonic), or Ctrl-C.
 
@@ -225,6 +228,9 @@ def run_search(
     ``assess(record, seconds_left)`` measures a finished trial against deployment limits
     (latency, size) and sets its ``limit_excess``; with ``settings.constrained`` the sampler
     is told, so TPE steers away from configurations that break them.
+
+    ``stash_dir``: a private directory where kept fold models wait on disk, not in memory
+    (see ``automl_cli.core.stash``); without it they stay in memory.
     """
     import optuna
 
@@ -355,7 +361,7 @@ def run_search(
             trial.set_user_attr("limit_excess", record.limit_excess)
         if record.feasible and (best is None or record.loss < best.loss):
             best = record
-        _keep_best_models(records, settings.keep_models, settings.keep_bytes)
+        _keep_best_models(records, settings.keep_models, settings.keep_bytes, stash_dir)
         if on_trial is not None:
             on_trial(record, best)
         trial.set_user_attr("fold_losses", record.fold_losses)
@@ -593,30 +599,43 @@ def family_bests(ranked: list[TrialRecord]) -> list[TrialRecord]:
     return out
 
 
-def _keep_best_models(records: list[TrialRecord], keep: int, keep_bytes: int) -> None:
+def _keep_best_models(
+    records: list[TrialRecord], keep: int, keep_bytes: int, stash_dir: Path | None = None
+) -> None:
     """Fold models cost memory: keep them only for the best ``keep`` complete trials. The
     best trial's are always kept; the others share ``keep_bytes`` beside them, so one big
     best model (deep boosters on many classes reach 100+ MB over 10 folds) cannot leave the
     ensemble without candidates. A trial that breaks a deployment limit can never be a
-    member: its models go at once."""
+    member: its models go at once. With ``stash_dir``, kept models of 8 MiB or more move to
+    disk (``automl_cli.core.stash``): the ensemble needs them only at the end, if at all."""
     ranked = sorted(
         (r for r in records if r.state == "complete" and r.models is not None),
         key=lambda r: r.loss,
     )
-    for r in ranked:
-        if not r.feasible:
-            r.models = None
-    ranked = [r for r in ranked if r.feasible]
+    kept = [r for r in ranked if r.feasible]
     # the best of each family as well as the best overall: ensembles gain most from
     # members that err differently, and on small tables the top 10 are often one family
-    firsts = family_bests(ranked)
+    firsts = family_bests(kept)
     first_ids = {id(r) for r in firsts}
-    wanted = first_ids | {id(r) for r in ranked[:keep]}
+    wanted = first_ids | {id(r) for r in kept[:keep]}
     held = 0
-    for r in firsts + [r for r in ranked if id(r) not in first_ids]:  # family bests go first
-        if r is ranked[0]:
+    dropped = [r for r in ranked if not r.feasible]
+    for r in firsts + [r for r in kept if id(r) not in first_ids]:  # family bests go first
+        if r is kept[0]:
             continue
         if id(r) in wanted and held + r.model_bytes <= keep_bytes:
             held += r.model_bytes
         else:
-            r.models = None
+            dropped.append(r)
+    for r in dropped:
+        if isinstance(r.models, StashedModels):
+            r.models.drop()
+        r.models = None
+    if stash_dir is None:
+        return
+    for r in kept:
+        if isinstance(r.models, list) and r.model_bytes >= STASH_MIN_BYTES:
+            try:
+                r.models = stash(r.models, stash_dir, f"trial-{r.number}")
+            except OSError:  # no room on disk: they stay in memory, as without a stash
+                return

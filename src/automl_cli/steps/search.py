@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from automl_cli.config import Resolved
 from automl_cli.core.memory import return_freed_memory
+from automl_cli.core.stash import save_seconds
 from automl_cli.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
@@ -114,7 +115,7 @@ class Member:
     family: str
     weight: float
     params: dict[str, Any]
-    learners: list[Learner]
+    learners: Sequence[Learner]  # the search's fold models may wait on disk until chosen
     fit: str  # "refit" (one model on all rows) | "folds" (the CV fold models, averaged)
     trial: int = -1
     fold_seconds: float = 0.0  # mean fit time of one CV fold: the refit time model's input
@@ -446,6 +447,7 @@ def run_search_step(
                 shared=bool(storage_url),
                 on_trial=on_trial,
                 assess=assess if assessor is not None else None,
+                stash_dir=workdir / "models",
             )
         if worker_only:
             return _worker_doc(result, study_name, config, scorer, started)
@@ -650,7 +652,7 @@ def _ensemble(
             candidates[i].family,
             w,
             candidates[i].params,
-            list(candidates[i].models or []),
+            candidates[i].models or [],  # on disk until chosen (see _refit_or_bag)
             "folds",
             candidates[i].number,
             float(np.mean(candidates[i].fit_seconds)),
@@ -709,9 +711,8 @@ def _refit_or_bag(
     if interrupted:
         # no time to train another worker's chosen trial: keep the members this process has
         kept = [m for m in members if m.learners]
-        if one_fold:
-            for m in kept:
-                m.learners = m.learners[:1]
+        for m in kept:  # read back from disk: the model is timed and saved next
+            m.learners = list(m.learners[:1] if one_fold else m.learners)
         if not kept:
             raise AutomlError("interrupted before any chosen model could be trained here")
         total = sum(m.weight for m in kept)
@@ -720,8 +721,8 @@ def _refit_or_bag(
         return kept
     # the least each member will cost to save: its earlier refit, or one fold model
     least = [
-        _save_seconds(refits[m.trial].learners) if m.trial in refits else
-        _save_seconds(m.learners[:1])
+        save_seconds(refits[m.trial].learners) if m.trial in refits else
+        save_seconds(m.learners[:1])
         for m in members
     ]  # fmt: skip
     committed = 0.0  # save time of the members settled so far
@@ -735,13 +736,13 @@ def _refit_or_bag(
     def keep_folds(i: int, member: Member) -> None:
         """Member ``i`` as its fold models: as many as there is time to save, at least one."""
         nonlocal committed
-        per_fold = _save_seconds(member.learners) / len(member.learners)
+        per_fold = save_seconds(member.learners) / len(member.learners)
         n = 1 if one_fold else max(1, min(len(member.learners), int(left(i) / per_fold)))
         if not one_fold and n < len(member.learners):
             say(f"time to save {n} of {member.family}'s {len(member.learners)} fold models")
-        member.learners = member.learners[:n]
+        member.learners = list(member.learners[:n])  # read back from disk, when stashed
         refitted.append(member)
-        committed += _save_seconds(member.learners)
+        committed += save_seconds(member.learners)
 
     n_rows = len(y)
     refitted: list[Member] = []
@@ -758,12 +759,12 @@ def _refit_or_bag(
         train_share = 1.0 - 1.0 / max(per_repeat, 2)
         estimate = max(member.fold_seconds, 0.05) / max(train_share, 0.5) * 1.3
         # one model on all rows: a fold model's size, grown by its share of the rows
-        refit_save = _save_seconds(fold_models) / max(len(fold_models), 1) / train_share
+        refit_save = save_seconds(fold_models) / max(len(fold_models), 1) / train_share
         if estimate + refit_save > left(i) and fold_models:
             # without fold models (another worker's) it must be refit
             keep_folds(i, member)
             continue
-        iterations = [lrn.fitted_iterations() for lrn in fold_models] or member.iterations
+        iterations = member.iterations  # the fold models' own, recorded by the search
         params = refit_params("folds", member.params, iterations)
         say(f"refitting {member.family} on all {n_rows:,} rows")
         learner = make_learner(
@@ -789,10 +790,6 @@ def _refit_or_bag(
         refits[member.trial] = refitted[-1]
         committed += learner.save_seconds()
     return refitted
-
-
-def _save_seconds(learners: list[Learner]) -> float:
-    return sum(learner.save_seconds() for learner in learners)
 
 
 # learner arguments that come from the run, not from the saved hyperparameters
@@ -872,7 +869,7 @@ def _time_default(
 ) -> Timing | None:
     """The chosen model's single-row latency for the manifest, when the budget leaves time
     beyond the save."""
-    saving = SAVE_MARGIN_S + sum(_save_seconds(m.learners) for m in members)
+    saving = SAVE_MARGIN_S + sum(save_seconds(m.learners) for m in members)
     left = math.inf if hard_deadline is None else hard_deadline - time.monotonic() - saving
     if left < 3.0:
         return None

@@ -1,0 +1,90 @@
+"""Fold models the search keeps for the ensemble, held on disk instead of in memory.
+
+A kept trial's fold models are read only at the end, and only those of the members the
+ensemble picks and cannot refit in time. Held in memory they made most of the search's
+peak: a deep multiclass XGBoost over 10 folds takes 100+ MB, about four times its saved
+size, and the search keeps up to ten trials besides the best. So a kept trial's models are
+pickled into the search's private working directory (``tempfile.mkdtemp``: mode 0700,
+written and read by this one process, removed when the command ends; nothing from outside
+is ever unpickled) and read back one at a time when asked for.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, overload
+
+if TYPE_CHECKING:
+    from automl_cli.core.learners._base import Learner
+
+__all__ = ["STASH_MIN_BYTES", "StashedModels", "save_seconds", "stash"]
+
+# smaller ones cost more time to write (LightGBM pickles at about 40 MB/s) than they hold
+STASH_MIN_BYTES = 8 * 2**20
+
+
+class StashedModels(Sequence["Learner"]):
+    """A trial's fold models on disk: indexing reads one, slicing gives a lazy view.
+
+    What the end of the search asks of models it may never read (their save time for the
+    time model) is noted when they are stashed, so asking reads nothing."""
+
+    def __init__(self, paths: list[Path], save_s: list[float]) -> None:
+        self._paths = paths
+        self._save_s = save_s
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    @overload
+    def __getitem__(self, index: int) -> Learner: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> StashedModels: ...
+
+    def __getitem__(self, index: int | slice) -> Learner | StashedModels:
+        if isinstance(index, slice):
+            return StashedModels(self._paths[index], self._save_s[index])
+        with open(self._paths[index], "rb") as fh:
+            learner: Learner = pickle.load(fh)  # written by stash() in this process
+        return learner
+
+    def __iter__(self) -> Iterator[Learner]:
+        return (self[i] for i in range(len(self)))
+
+    def save_seconds(self) -> float:
+        """The models' ``save_seconds``, summed, as noted when they were stashed."""
+        return sum(self._save_s)
+
+    def drop(self) -> None:
+        """Delete the files: the trial left the kept set."""
+        for path in self._paths:
+            path.unlink(missing_ok=True)
+
+
+def stash(learners: Sequence[Learner], directory: Path, key: str) -> StashedModels:
+    """Write ``learners`` to ``directory`` (created if missing), one file each; on an error
+    (say, a full disk) none is left behind."""
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    paths: list[Path] = []
+    try:
+        for i, learner in enumerate(learners):
+            paths.append(directory / f"{key}-{i}.pkl")
+            fd = os.open(paths[-1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                pickle.dump(learner, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    except BaseException:
+        StashedModels(paths, []).drop()  # a full disk leaves no part-written files
+        raise
+    return StashedModels(paths, [learner.save_seconds() for learner in learners])
+
+
+def save_seconds(learners: Sequence[Learner]) -> float:
+    """How long saving ``learners`` takes (``Learner.save_seconds``), without reading any
+    stashed model back."""
+    if isinstance(learners, StashedModels):
+        return learners.save_seconds()
+    return sum(learner.save_seconds() for learner in learners)
