@@ -370,3 +370,24 @@ def test_models_that_cannot_be_stashed_stay_in_memory_and_leave_no_files(tmp_pat
     with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
         stash([learner, lambda: None], tmp_path / "models", "trial-0")  # type: ignore[list-item]
     assert not list((tmp_path / "models").iterdir())
+
+
+def test_a_stashed_model_whose_file_changed_is_refused_not_loaded(tmp_path) -> None:
+    """Stashed files are unpickled only when their bytes are the ones this process wrote."""
+    import pytest
+
+    from automl_cli.core.stash import StashChanged, stash
+
+    member, features, _ = _forest_member(2)
+    stashed = stash(list(member.learners), tmp_path / "models", "trial-1")
+    changed = tmp_path / "models" / "trial-1-1.pkl"
+    data = bytearray(changed.read_bytes())
+    data[-10] ^= 0xFF
+    changed.write_bytes(bytes(data))
+    X = features["encoded"]
+    np.testing.assert_array_equal(
+        stashed[0].predict_output(X), member.learners[0].predict_output(X)
+    )
+    with pytest.raises(StashChanged, match=r"trial-1-1\.pkl changed on disk") as caught:
+        stashed[1]
+    assert caught.value.exit_code != 0 and caught.value.hint

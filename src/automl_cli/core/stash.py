@@ -5,25 +5,38 @@ ensemble picks and cannot refit in time. Held in memory they made most of the se
 peak: a deep multiclass XGBoost over 10 folds takes 100+ MB, about four times its saved
 size, and the search keeps up to ten trials besides the best. So a kept trial's models are
 pickled into the search's private working directory (``tempfile.mkdtemp``: mode 0700,
-written and read by this one process, removed when the command ends; nothing from outside
-is ever unpickled) and read back one at a time when asked for.
+written and read by this one process, removed when the command ends) and read back one at
+a time when asked for. Each file's sha256 is kept in memory and checked before its bytes
+are unpickled, so a file changed on disk in between is refused, never loaded.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pickle
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
+from automl_cli.errors import AutomlError
+
 if TYPE_CHECKING:
     from automl_cli.core.learners._base import Learner
 
-__all__ = ["STASH_MIN_BYTES", "StashedModels", "save_seconds", "stash"]
+__all__ = ["STASH_MIN_BYTES", "StashChanged", "StashedModels", "save_seconds", "stash"]
 
 # smaller ones cost more time to write (LightGBM pickles at about 40 MB/s) than they hold
 STASH_MIN_BYTES = 8 * 2**20
+
+
+class StashChanged(AutomlError):
+    """A stashed model's file no longer holds the bytes this process wrote."""
+
+    default_hint = (
+        "another process changed the search's temporary files; run the search again, and keep "
+        "other programs out of the temporary directory"
+    )
 
 
 class StashedModels(Sequence["Learner"]):
@@ -32,8 +45,9 @@ class StashedModels(Sequence["Learner"]):
     What the end of the search asks of models it may never read (their save time for the
     time model) is noted when they are stashed, so asking reads nothing."""
 
-    def __init__(self, paths: list[Path], save_s: list[float]) -> None:
+    def __init__(self, paths: list[Path], digests: list[str], save_s: list[float]) -> None:
         self._paths = paths
+        self._digests = digests
         self._save_s = save_s
 
     def __len__(self) -> int:
@@ -47,9 +61,11 @@ class StashedModels(Sequence["Learner"]):
 
     def __getitem__(self, index: int | slice) -> Learner | StashedModels:
         if isinstance(index, slice):
-            return StashedModels(self._paths[index], self._save_s[index])
-        with open(self._paths[index], "rb") as fh:
-            learner: Learner = pickle.load(fh)  # written by stash() in this process
+            return StashedModels(self._paths[index], self._digests[index], self._save_s[index])
+        data = self._paths[index].read_bytes()
+        if hashlib.sha256(data).hexdigest() != self._digests[index]:
+            raise StashChanged(f"{self._paths[index]} changed on disk since it was written")
+        learner: Learner = pickle.loads(data)  # the bytes stash() wrote in this process
         return learner
 
     def __iter__(self) -> Iterator[Learner]:
@@ -70,16 +86,20 @@ def stash(learners: Sequence[Learner], directory: Path, key: str) -> StashedMode
     (say, a full disk) none is left behind."""
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     paths: list[Path] = []
+    digests = []
     try:
         for i, learner in enumerate(learners):
-            paths.append(directory / f"{key}-{i}.pkl")
-            fd = os.open(paths[-1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            data = pickle.dumps(learner, protocol=pickle.HIGHEST_PROTOCOL)
+            digests.append(hashlib.sha256(data).hexdigest())
+            path = directory / f"{key}-{i}.pkl"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never another's
+            paths.append(path)
             with os.fdopen(fd, "wb") as fh:
-                pickle.dump(learner, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                fh.write(data)
     except BaseException:
-        StashedModels(paths, []).drop()  # a full disk leaves no part-written files
+        StashedModels(paths, digests, []).drop()  # a full disk leaves no part-written files
         raise
-    return StashedModels(paths, [learner.save_seconds() for learner in learners])
+    return StashedModels(paths, digests, [learner.save_seconds() for learner in learners])
 
 
 def save_seconds(learners: Sequence[Learner]) -> float:
