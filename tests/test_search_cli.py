@@ -262,3 +262,76 @@ def test_a_log_loss_search_saves_and_applies_its_temperature(
     assert proc.returncode == 0, proc.stderr
     got = pd.read_csv(out).filter(like="proba_").to_numpy()
     assert np.allclose(got, tempered, atol=1e-9)
+
+
+def test_a_search_killed_outright_leaves_its_temporary_files_to_the_next(
+    project_dir: Path, tmp_path: Path
+) -> None:
+    """SIGKILL (or the out-of-memory killer) gives a search no chance to remove its working
+    directory, where kept models can fill hundreds of MB; the next search removes it, and
+    removes its own when it ends."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    command = [sys.executable, "-m", "automl_cli", "--project", str(project_dir), "search"]
+    data = [str(MESSY), "--target", "churned"]
+    proc = subprocess.Popen(
+        [*command, *data, "--time-budget", "120"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=cli_env(TMPDIR=str(temp)),
+    )
+    assert proc.stderr is not None
+    for line in proc.stderr:
+        if "trial 2 " in line:
+            break
+    proc.kill()
+    proc.wait(timeout=30)
+    abandoned = list(temp.glob("automl-search-*"))
+    assert len(abandoned) == 1 and (abandoned[0] / ".in-use").is_file()
+    done = subprocess.run(
+        [*command, *data, "--trials", "1", "--models", "linear"],
+        capture_output=True,
+        text=True,
+        env=cli_env(TMPDIR=str(temp)),
+    )
+    assert done.returncode == 0, done.stderr
+    assert not list(temp.glob("automl-search-*"))  # the abandoned one, and its own
+
+
+def test_a_working_directory_in_use_or_not_yet_locked_is_never_removed(tmp_path: Path) -> None:
+    """Only a directory whose lock nobody holds is abandoned: a live search's is kept (here
+    held by another process), and so is one that has no lock file yet."""
+    from automl_cli.core.stash import private_workdir, remove_abandoned
+
+    holder = textwrap.dedent(
+        """
+        import sys, time
+        from automl_cli.core.stash import private_workdir
+        with private_workdir() as path:
+            print(path, flush=True)
+            time.sleep(60)
+        """
+    )
+    env = cli_env(TMPDIR=str(tmp_path))
+    live = subprocess.Popen(
+        [sys.executable, "-c", holder], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert live.stdout is not None
+        held = Path(live.stdout.readline().strip())
+        unlocked = tmp_path / "automl-search-being-created"
+        unlocked.mkdir()
+        assert remove_abandoned("automl-search-", tmp_path) == []
+        assert held.is_dir() and unlocked.is_dir()
+    finally:
+        live.kill()
+        live.wait(timeout=30)
+    assert remove_abandoned("automl-search-", tmp_path) == [held]  # its holder is gone
+    assert unlocked.is_dir()
+    import tempfile
+
+    with private_workdir("automl-test-") as mine:
+        assert mine.parent == Path(tempfile.gettempdir()) and (mine / ".in-use").is_file()
+        assert mine.stat().st_mode & 0o777 == 0o700
+    assert not mine.exists()

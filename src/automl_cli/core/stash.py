@@ -8,14 +8,24 @@ pickled into the search's private working directory (``tempfile.mkdtemp``: mode 
 written and read by this one process, removed when the command ends) and read back one at
 a time when asked for. Each file's sha256 is kept in memory and checked before its bytes
 are unpickled, so a file changed on disk in between is refused, never loaded.
+
+A search killed outright (SIGKILL, the out-of-memory killer) cannot remove its directory,
+and with models in it that can be hundreds of MB. So the directory comes from
+:func:`private_workdir`, which holds an flock on a file inside it while in use; the next
+search removes every such directory whose lock nobody holds (the kernel drops a dead
+process's locks).
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import pickle
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
@@ -24,7 +34,16 @@ from automl_cli.errors import AutomlError
 if TYPE_CHECKING:
     from automl_cli.core.learners._base import Learner
 
-__all__ = ["STASH_MIN_BYTES", "StashChanged", "StashedModels", "save_seconds", "stash"]
+__all__ = [
+    "STASH_MIN_BYTES",
+    "StashChanged",
+    "StashedModels",
+    "private_workdir",
+    "save_seconds",
+    "stash",
+]
+
+IN_USE = ".in-use"  # the file a live search holds an flock on
 
 # smaller ones cost more time to write (LightGBM pickles at about 40 MB/s) than they hold
 STASH_MIN_BYTES = 8 * 2**20
@@ -108,3 +127,48 @@ def save_seconds(learners: Sequence[Learner]) -> float:
     if isinstance(learners, StashedModels):
         return learners.save_seconds()
     return sum(learner.save_seconds() for learner in learners)
+
+
+@contextmanager
+def private_workdir(prefix: str = "automl-search-") -> Iterator[Path]:
+    """A new 0700 temporary directory for this process, removed on exit; first, the ones
+    earlier processes were killed before removing (see the module's docstring)."""
+    remove_abandoned(prefix)
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        # locked under another name, then renamed: a sweeper never sees it unlocked
+        taking = path / f"{IN_USE}.taking"
+        fd = os.open(taking, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.rename(taking, path / IN_USE)
+            yield path
+        finally:
+            os.close(fd)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_abandoned(prefix: str, root: Path | None = None) -> list[Path]:
+    """Delete this user's ``prefix*`` directories under ``root`` (the temporary directory)
+    whose in-use lock nobody holds; returns them. A directory without the lock file is left
+    alone: it is being created, or not ours to judge."""
+    removed = []
+    for path in Path(root or tempfile.gettempdir()).glob(f"{prefix}*"):
+        try:
+            if not path.is_dir() or path.is_symlink() or path.stat().st_uid != os.getuid():
+                continue
+            fd = os.open(path / IN_USE, os.O_RDWR | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # held: a live search
+            os.close(fd)
+            continue
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        finally:
+            os.close(fd)
+    return removed

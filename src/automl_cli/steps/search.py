@@ -12,7 +12,6 @@ import json
 import math
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from automl_cli.config import Resolved
 from automl_cli.core.memory import return_freed_memory
-from automl_cli.core.stash import save_seconds
+from automl_cli.core.stash import private_workdir, save_seconds
 from automl_cli.errors import (
     EXIT_INTERRUPTED,
     EXIT_TERMINATED,
@@ -370,8 +369,7 @@ def run_search_step(
             reserve += 1.0 + 0.04 * float(budget)
         search_deadline = hard_deadline - reserve
         _check_time_to_start(search_deadline, started, float(budget))
-    workdir = Path(tempfile.mkdtemp(prefix="automl-search-"))
-    try:
+    with private_workdir() as workdir:
         study_storage: Any = f"sqlite:///{workdir / 'study.db'}"
         if storage_url:
             study_storage = _join_study(
@@ -512,8 +510,6 @@ def run_search_step(
             art, members, ensemble_info = _within_limits(
                 result, limits, assessor, build, save, make_model, hard_deadline, say
             )
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     wall = time.monotonic() - started
     doc = {
         "command": "search",
