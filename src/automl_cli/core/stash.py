@@ -116,7 +116,8 @@ def stash(learners: Sequence[Learner], directory: Path, key: str) -> StashedMode
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
     except BaseException:
-        StashedModels(paths, digests, []).drop()  # a full disk leaves no part-written files
+        for written in paths:  # a full disk leaves no part-written files
+            written.unlink(missing_ok=True)
         raise
     return StashedModels(paths, digests, [learner.save_seconds() for learner in learners])
 
