@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl_cli.core.cpu import CpuShare
 from automl_cli.core.learners import FAMILIES, make_learner
 from automl_cli.core.learners._base import (
     STOP_REQUESTED,
@@ -73,6 +74,7 @@ class TrialRecord:
     error: str | None = None
     worker: str | None = None  # host:pid of the process that ran it (shared studies)
     remote: bool = False  # run by another worker: its OOF came through the storage, no models
+    threads: int | None = None  # threads its fits used (fewer than asked on a busy machine)
     # measured on fold model 0 when deployment limits are set (``assess``):
     latency_ms: float | None = None  # one row through predict's scoring path
     model_ms: float | None = None  # ... of which the learner's own call
@@ -217,6 +219,7 @@ def run_search(
     on_trial: Callable[[TrialRecord, TrialRecord | None], None] | None = None,
     assess: Callable[[TrialRecord, float], None] | None = None,
     stash_dir: Path | None = None,
+    cpu: CpuShare | None = None,
 ) -> SearchResult:
     """Run the study until ``settings.trials`` trials, the ``deadline`` (time.monotonic), or Ctrl-C.
 
@@ -231,6 +234,9 @@ def run_search(
 
     ``stash_dir``: a private directory where kept fold models wait on disk, not in memory
     (see ``automl_cli.core.stash``); without it they stay in memory.
+
+    ``cpu``: each trial's fits get only the cores other processes left free over the last
+    trial (``automl_cli.core.cpu``); without it, always ``settings.n_jobs`` threads.
     """
     import optuna
 
@@ -296,6 +302,9 @@ def run_search(
         if shared:
             trial.set_user_attr("worker", worker)
             n_jobs = _threads_beside_local_workers(study, worker, settings.n_jobs)
+        if cpu is not None:
+            n_jobs = min(n_jobs, cpu.next_threads())
+        record.threads = n_jobs
         X = features[FAMILIES[family].variant]
         oof = None
         seen = np.zeros(n_rows)  # how many repeats validated each row so far

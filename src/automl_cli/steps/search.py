@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl_cli.config import Resolved
+from automl_cli.core.cpu import CpuShare
 from automl_cli.core.memory import return_freed_memory
 from automl_cli.core.stash import private_workdir, save_seconds
 from automl_cli.errors import (
@@ -339,6 +340,9 @@ def run_search_step(
         raise UsageError(f"the target '{target_name}' has only one class; nothing to learn")
     families = requested or default_families(task_name, len(y))
     variants = {FAMILIES[f].variant for f in families}
+    # a busy machine gets fewer threads per fit (automl_cli.core.cpu), except where the
+    # thread count was chosen (jobs) or results must repeat exactly (--trials)
+    cpu = CpuShare(jobs) if config["jobs"].value is None and n_trials is None else None
     say("encoding features")
     features = {
         v: prep.transform(X_raw, variant=v, y=y_raw if v == "encoded" else None) for v in variants
@@ -387,6 +391,9 @@ def run_search_step(
             seen[0] += 1
             elapsed = time.monotonic() - started
             limit = f"/{float(budget):.0f}" if budget is not None else ""
+            busy = ""
+            if record.threads is not None and record.threads < settings.n_jobs:
+                busy = f" · machine busy: {record.threads} of {settings.n_jobs} threads"
             best_txt = (
                 f"best {scorer.name} {scorer.to_score(best.loss):.4f} ({best.family})"
                 if best
@@ -394,7 +401,7 @@ def run_search_step(
             )
             say(
                 f"{elapsed:5.1f}{limit} s · trial {record.number + 1} {record.family} "
-                f"{record.state} · {best_txt}"
+                f"{record.state} · {best_txt}{busy}"
             )
 
         def make_model(parts: list[tuple[Any, list[Learner]]]) -> FittedModel:
@@ -446,6 +453,7 @@ def run_search_step(
                 on_trial=on_trial,
                 assess=assess if assessor is not None else None,
                 stash_dir=workdir / "models",
+                cpu=cpu,
             )
         if worker_only:
             return _worker_doc(result, study_name, config, scorer, started)
@@ -470,6 +478,7 @@ def run_search_step(
                 say,
                 refits,
                 one_fold=limits.active,
+                cpu=cpu,
             )
             return members, info
 
@@ -689,6 +698,7 @@ def _refit_or_bag(
     say: Callable[[str], None],
     refits: dict[int, Member] | None = None,
     one_fold: bool = False,
+    cpu: CpuShare | None = None,
 ) -> list[Member]:
     """Refit each member on all rows when the time model says it fits; else keep fold models.
 
@@ -698,7 +708,7 @@ def _refit_or_bag(
     tens of MB, which a slow disk writes in seconds). ``refits`` holds members already refit
     (by trial), reused when chosen again. With ``one_fold`` (deployment limits), a member that
     is not refit keeps only its first fold model: the one its latency and size were
-    measured on."""
+    measured on. ``cpu``: each refit gets the threads a busy machine leaves free."""
     refits = {} if refits is None else refits
 
     from automl_cli.core.learners import make_learner
@@ -768,7 +778,7 @@ def _refit_or_bag(
             task=settings.task,
             n_classes=settings.n_classes,
             seed=settings.seed,
-            n_jobs=settings.n_jobs,
+            n_jobs=settings.n_jobs if cpu is None else cpu.next_threads(),
             **params,
         )
         cutoff = None if hard_deadline is None else time.monotonic() + left(i) - refit_save
@@ -831,6 +841,7 @@ def _leaderboard_rows(
                 "score_std": round(t.loss_std, 6) if t.fold_losses else None,
                 "folds": len(t.fold_losses),
                 "fit_time_s": round(sum(t.fit_seconds), 3),
+                "threads": t.threads,
                 "ensemble_weight": round(weights.get(t.number, 0.0), 4),
                 "params": json.dumps(t.params, sort_keys=True, default=str),
                 "error": t.error,
