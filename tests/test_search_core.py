@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from automl_cli.core.cpu import threads_left
 from automl_cli.core.learners import make_learner
 from automl_cli.core.metrics import get_metric
 from automl_cli.core.search import (
@@ -391,3 +393,21 @@ def test_a_stashed_model_whose_file_changed_is_refused_not_loaded(tmp_path) -> N
     with pytest.raises(StashChanged, match=r"trial-1-1\.pkl changed on disk") as caught:
         stashed[1]
     assert caught.value.exit_code != 0 and caught.value.hint
+
+
+@pytest.mark.parametrize(
+    ("cpus", "others", "wanted", "threads"),
+    [
+        (2, 0.0, 2, 2),  # an idle machine: what was asked
+        (2, 0.4, 2, 2),  # a little background work is not worth a thread
+        (2, 0.6, 2, 1),  # most of a core taken: one thread
+        (2, 2.0, 2, 1),  # all taken: still one, never none
+        (64, 20.0, 2, 2),  # a big host, busy elsewhere: room enough
+        (4, 2.2, 4, 2),
+        (8, 0.0, 1, 1),  # never more than asked
+    ],
+)
+def test_threads_left_are_the_free_cores_within_what_was_asked(
+    cpus: int, others: float, wanted: int, threads: int
+) -> None:
+    assert threads_left(cpus, others, wanted) == threads
