@@ -6,7 +6,9 @@ AutoML systems head to head) takes about an hour at the 60 s budget, so ``--only
 startup,profile`` gives the quick figures. ``--only splits --tables T [--split-seeds 1,2]``
 repeats the search comparison over other splits of T (on demand only). ``--only distributed
 [--tables T] [--models a,b]`` measures trials per minute of a search sharing its Optuna study
-(SQLite, PostgreSQL with one process and with two; on demand only).
+(SQLite, PostgreSQL with one process and with two; on demand only). ``--only busy
+[--tables a,b]`` runs the search beside a competing 2-thread process, with 2 threads fixed and
+with the free cores (on demand only).
 Each benchmark compares side by side within one run, because the 2-core CI machine is shared
 and noisy: the ratios are the figures to read, the absolute numbers only set the scale.
 """
@@ -24,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bench_busy
 import bench_distributed
 import bench_predict
 import bench_profile
@@ -40,6 +43,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "predict": bench_predict.render,
     "splits": bench_splits.render,
     "distributed": bench_distributed.render,
+    "busy": bench_busy.render,
 }
 TITLES = {
     "startup": "Startup: `automl --help` vs `python -c pass`",
@@ -48,6 +52,7 @@ TITLES = {
     "predict": "Predict: throughput against the raw model, 1-row latency, memory on 5M rows",
     "splits": "Split noise: the search comparison over other 75/25 splits",
     "distributed": "Distributed search: trials per minute, SQLite vs PostgreSQL, 1 and 2 processes",
+    "busy": "Busy machine: the search beside another busy process, 2 threads vs the free cores",
 }
 
 
@@ -126,6 +131,8 @@ def _summary(name: str, r: dict[str, Any]) -> str:
         return bench_splits.summary_text(r)
     if name == "distributed":
         return bench_distributed.summary_text(r)
+    if name == "busy":
+        return bench_busy.summary_text(r)
     if name == "predict":
         return bench_predict.summary_text(r)
     if name == "startup":
@@ -230,6 +237,14 @@ def main(argv: list[str] | None = None) -> int:
                 args.budget,
                 tables,
                 _names(args.models),
+                command=_command(),
+                checkpoint=functools.partial(_checkpoint, stem),
+            )
+        elif name == "busy":
+            stem = bench_busy.stem(args.budget)
+            results = bench_busy.run(
+                args.budget,
+                tables,
                 command=_command(),
                 checkpoint=functools.partial(_checkpoint, stem),
             )
