@@ -74,7 +74,7 @@ class TrialRecord:
     error: str | None = None
     worker: str | None = None  # host:pid of the process that ran it (shared studies)
     remote: bool = False  # run by another worker: its OOF came through the storage, no models
-    threads: int | None = None  # threads its fits used (fewer than asked on a busy machine)
+    threads: int | None = None  # fewest threads a fit of it used (fewer on a busy machine)
     # measured on fold model 0 when deployment limits are set (``assess``):
     latency_ms: float | None = None  # one row through predict's scoring path
     model_ms: float | None = None  # ... of which the learner's own call
@@ -235,8 +235,8 @@ def run_search(
     ``stash_dir``: a private directory where kept fold models wait on disk, not in memory
     (see ``automl_cli.core.stash``); without it they stay in memory.
 
-    ``cpu``: each trial's fits get only the cores other processes left free over the last
-    trial (``automl_cli.core.cpu``); without it, always ``settings.n_jobs`` threads.
+    ``cpu``: each fold's fit gets only the cores other processes left free since the last
+    look (``automl_cli.core.cpu``); without it, always ``settings.n_jobs`` threads.
     """
     import optuna
 
@@ -302,9 +302,7 @@ def run_search(
         if shared:
             trial.set_user_attr("worker", worker)
             n_jobs = _threads_beside_local_workers(study, worker, settings.n_jobs)
-        if cpu is not None:
-            n_jobs = min(n_jobs, cpu.next_threads())
-        record.threads = n_jobs
+        record.threads = n_jobs if cpu is None else min(n_jobs, cpu.next_threads())
         X = features[FAMILIES[family].variant]
         oof = None
         seen = np.zeros(n_rows)  # how many repeats validated each row so far
@@ -315,12 +313,16 @@ def run_search(
                     raise KeyboardInterrupt
                 if timer.fold_estimate(family, record.fit_seconds) > remaining():
                     raise _Stop()
+                # looked at again before each fold: a long trial may start alone and end
+                # beside another busy process (cheap: asked within half a second, it stands)
+                threads = n_jobs if cpu is None else min(n_jobs, cpu.next_threads())
+                record.threads = min(record.threads, threads)
                 learner = make_learner(
                     family,
                     task=settings.task,
                     n_classes=settings.n_classes,
                     seed=settings.seed,
-                    n_jobs=n_jobs,
+                    n_jobs=threads,
                     **params,
                 )
                 t0 = time.monotonic()
