@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -84,7 +85,7 @@ def _competitor() -> Iterator[subprocess.Popen[bytes]]:
 def run_case(table: search_tables.Table, case: str, budget: float) -> dict[str, Any]:
     """One search beside the competitor; prediction and scoring after it is gone."""
     rundir = BUSY / f"{budget:g}s" / table.name / case
-    subprocess.run(["rm", "-rf", str(rundir)], check=True)
+    shutil.rmtree(rundir, ignore_errors=True)  # as bench_search.run_one clears its runs
     rundir.mkdir(parents=True)
     fit_cmd, predict_cmd = _commands(SYSTEMS["automl"], PYTHON, table, budget, rundir, SEED)
     env = {k: v for k, v in os.environ.items() if k != "AUTOML_JOBS"}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["CpuShare", "threads_left"]
 
@@ -47,22 +48,22 @@ class CpuShare:
         self.threads = self.wanted
         self.others = 0.0  # cores other processes kept busy in the last window
         self._measured = False
+        self._me: Any = None  # psutil.Process of this process, made once
         self._last = self._sample()  # None: the counters cannot be read here
 
     def next_threads(self) -> int:
         """Threads for the next fit (and remember them as ``threads``)."""
-        now = self._sample() if self._last is not None and self.wanted > 1 else None
-        if now is None or self._last is None:
+        if self._last is None or self.wanted == 1:  # unreadable counters, or nothing to share
             return self.threads
-        seconds = now.at - self._last.at
-        if seconds < MIN_WINDOW_S and self._measured:
+        seconds = time.monotonic() - self._last.at
+        if seconds < MIN_WINDOW_S and self._measured:  # decided without reading the counters
             return self.threads
         if seconds < FIRST_WINDOW_S:
             time.sleep(FIRST_WINDOW_S - seconds)
-            now = self._sample()
-            if now is None:
-                return self.threads
-            seconds = now.at - self._last.at
+        now = self._sample()
+        if now is None:
+            return self.threads
+        seconds = now.at - self._last.at
         self._measured = True
         others = (now.busy - self._last.busy - (now.own - self._last.own)) / seconds
         self.others = max(0.0, others)
@@ -74,8 +75,10 @@ class CpuShare:
         import psutil
 
         try:
+            if self._me is None:
+                self._me = psutil.Process()
             per_cpu = psutil.cpu_times(percpu=True)
-            own = psutil.Process().cpu_times()
+            own = self._me.cpu_times()
         except (OSError, psutil.Error):
             return None
         busy = 0.0
