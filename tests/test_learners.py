@@ -504,7 +504,7 @@ def test_the_mlp_stops_at_the_fit_deadline_and_saves_as_plain_sklearn(
 
     from automl_cli.core.learners._base import fit_deadline
 
-    X, y = features_for("mlp", task, n=400)  # enough rows for early stopping's held-out 10 %
+    X, y = features_for("mlp", task, n=600)  # enough rows for early stopping's held-out 10 %
     with fit_deadline(time.monotonic() - 1.0):
         cut = learner("mlp", task).fit(X, y)
     with fit_deadline(time.monotonic() + 3600.0):
@@ -523,6 +523,41 @@ def test_the_mlp_stops_at_the_fit_deadline_and_saves_as_plain_sklearn(
     cut.save(tmp_path)  # the MLP's own trusted-type list still suffices
     loaded = type(cut).load(tmp_path, cut.get_params())
     np.testing.assert_array_equal(loaded.predict_output(X), cut.predict_output(X))
+
+
+def test_the_mlp_classifier_stops_early_on_validation_log_loss_not_accuracy() -> None:
+    """Three well-separated classes: accuracy on the held-out rows is perfect within a few
+    epochs, long before the probabilities are. Stopping on log loss trains on; scikit-learn's
+    own accuracy-stopped MLP of the same shape stops early with probabilities far too soft.
+    A table under 500 rows trains without a hold-out at all."""
+    from sklearn.metrics import log_loss
+    from sklearn.neural_network import MLPClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 1200)
+    X = pd.DataFrame(rng.normal(size=(1200, 4)) + 3.0 * np.eye(3, 4)[y], columns=list("abcd"))
+    train, test = slice(0, 800), slice(800, None)
+
+    ours = make_learner("mlp", task="multiclass", n_classes=3, seed=0, n_jobs=1)
+    ours.fit(X[train], y[train])
+    mlp = ours.model_.named_steps["model"]  # type: ignore[attr-defined]
+    assert mlp.validation_scores_ and max(mlp.validation_scores_) <= 0.0  # -log loss
+    assert mlp.best_validation_score_ == max(mlp.validation_scores_)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its convergence warning
+        stock = make_pipeline(
+            StandardScaler(), MLPClassifier((128,), early_stopping=True, random_state=0)
+        ).fit(X[train], y[train])
+    ours_loss = log_loss(y[test], ours.predict_output(X[test]))
+    stock_loss = log_loss(y[test], stock.predict_proba(X[test]))
+    assert ours_loss < 0.5 * stock_loss
+    assert mlp.n_iter_ > stock[-1].n_iter_
+
+    small = make_learner("mlp", task="multiclass", n_classes=3, seed=0, n_jobs=1)
+    small.fit(X[:400], y[:400])
+    assert small.model_.named_steps["model"].validation_scores_ is None  # type: ignore[attr-defined]
 
 
 def test_knn_predicts_in_chunks_that_equal_one_call_and_stop_at_the_deadline() -> None:

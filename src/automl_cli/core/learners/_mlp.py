@@ -3,7 +3,7 @@
 Inputs are standardised; for regression the target is too (``TransformedTargetRegressor``,
 saved with the model), because Adam with default step sizes fits unit-scale targets far
 better than raw ones. Early stopping holds out 10 % of the training rows when there are
-enough of them. Under the search's deadline training ends between two mini-batches (a
+enough of them, and a classifier's is judged by log loss, not scikit-learn's accuracy. Under the search's deadline training ends between two mini-batches (a
 256-128 network took 48 s on 270,000 rows, far past a 60 s budget's share).
 """
 
@@ -25,29 +25,51 @@ __all__ = ["MlpLearner"]
 
 MAX_LAYERS = 3
 VALIDATION_FRACTION = 0.1
-MIN_ROWS_FOR_EARLY_STOPPING = 100
+# Below this the hold-out is under 50 rows: too few to tell one epoch's loss from the next,
+# and a tenth of a small table is worth more as training rows (the CV of wine, penguins and
+# breast_cancer was better without it; of titanic and attrition, with it).
+MIN_ROWS_FOR_EARLY_STOPPING = 500
 
 
 _STOPPING: dict[type, type] = {}  # scikit-learn class -> its deadline-aware subclass
 
 
 def _stopping_at_deadline(cls: type) -> type:
-    """``cls`` whose training ends before the next mini-batch once the deadline has passed.
+    """``cls`` whose training ends before the next mini-batch once the deadline has passed,
+    and, for a classifier, whose early stopping keeps the epoch of least validation log loss.
 
     scikit-learn's MLP has no callback, but it ends training on ``KeyboardInterrupt`` raised
     inside its epoch loop, keeping (with early stopping) the best weights validated so far:
-    the path a Ctrl-C takes. The fitted model's class is set back to ``cls`` afterwards, so
-    what is saved and loaded is a plain scikit-learn MLP.
+    the path a Ctrl-C takes. Its classifier validates by accuracy, which stops improving
+    within a few epochs on most tables, long before the probabilities are good: CV log loss
+    0.63 against 0.10 on wine, 0.94 against 0.55 on planets. The fitted model's class is set
+    back to ``cls`` afterwards, so what is saved and loaded is a plain scikit-learn MLP.
     """
     if cls not in _STOPPING:
+        from sklearn.base import ClassifierMixin
+
         base: Any = cls
+        methods: dict[str, Any] = {}
 
         def _backprop(self: Any, *args: Any, **kwargs: Any) -> Any:
             if past_deadline():
                 raise KeyboardInterrupt
             return base._backprop(self, *args, **kwargs)
 
-        _STOPPING[cls] = type(cls.__name__, (cls,), {"_backprop": _backprop})
+        def _score(self: Any, X: Any, y: Any, sample_weight: Any = None) -> float:
+            from sklearn.metrics import log_loss
+
+            proba = self._forward_pass_fast(X, check_input=False)
+            if proba.shape[1] == 1:
+                proba = np.hstack([1.0 - proba, proba])
+            if not np.isfinite(proba).all():
+                return float("nan")  # as scikit-learn's own score does for diverged weights
+            return -float(log_loss(y, proba, labels=self.classes_, sample_weight=sample_weight))
+
+        methods["_backprop"] = _backprop
+        if issubclass(cls, ClassifierMixin):
+            methods["_score"] = _score
+        _STOPPING[cls] = type(cls.__name__, (cls,), methods)
     return _STOPPING[cls]
 
 
