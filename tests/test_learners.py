@@ -529,7 +529,7 @@ def test_the_mlp_classifier_stops_early_on_validation_log_loss_not_accuracy() ->
     """Three well-separated classes: accuracy on the held-out rows is perfect within a few
     epochs, long before the probabilities are. Stopping on log loss trains on; scikit-learn's
     own accuracy-stopped MLP of the same shape stops early with probabilities far too soft.
-    A table under 500 rows trains without a hold-out at all."""
+    A classifier under 500 rows trains without a hold-out; a regressor keeps one."""
     from sklearn.metrics import log_loss
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
@@ -558,6 +558,9 @@ def test_the_mlp_classifier_stops_early_on_validation_log_loss_not_accuracy() ->
     small = make_learner("mlp", task="multiclass", n_classes=3, seed=0, n_jobs=1)
     small.fit(X[:400], y[:400])
     assert small.model_.named_steps["model"].validation_scores_ is None  # type: ignore[attr-defined]
+    regressor = make_learner("mlp", task="regression", n_classes=0, seed=0, n_jobs=1)
+    regressor.fit(X[:400], X["a"][:400].to_numpy())
+    assert regressor.model_.regressor_.named_steps["model"].validation_scores_  # type: ignore[attr-defined]
 
 
 def test_knn_predicts_in_chunks_that_equal_one_call_and_stop_at_the_deadline() -> None:
