@@ -11,7 +11,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -370,6 +370,46 @@ def test_busy_processes_on_every_core_leave_a_fit_one_thread() -> None:
         # asked again at once: too short a window to measure, the last answer stands
         assert share.next_threads() == 1
     assert share.threads == 1
+
+
+class _BusyFromTheFirstFold(CpuShare):
+    """Real measurements, with the machine turning busy after the trial has started: other
+    processes take every core just before its first fold, for a whole measuring window."""
+
+    def __init__(self, wanted: int, busy: ExitStack) -> None:
+        super().__init__(wanted)
+        self.busy = busy
+        self.answers: list[int] = []
+
+    def next_threads(self) -> int:
+        if len(self.answers) == 1:  # the trial has started; its first fold is next
+            self.busy.enter_context(_busy_cores())
+            time.sleep(0.6)  # longer than the shortest window the share measures
+        self.answers.append(super().next_threads())
+        return self.answers[-1]
+
+
+def test_a_trial_looks_again_before_each_fold_and_drops_to_the_free_cores() -> None:
+    """A long trial that started on a quiet machine must not spin its threads against
+    processes that arrived after it: the cores are looked at before every fold too."""
+    from sklearn.datasets import make_classification
+
+    from automl_cli.core.metrics import get_metric
+    from automl_cli.core.search import SearchSettings, run_search
+
+    X_np, y = make_classification(300, 6, random_state=0)
+    X = pd.DataFrame(X_np, columns=[f"f{i}" for i in range(6)])
+    metric = get_metric("auc", "binary")
+    settings = SearchSettings("binary", 2, metric, ["lgbm"], cv=3, trials=1, n_jobs=2)
+    with ExitStack() as busy:
+        share = _BusyFromTheFirstFold(2, busy)
+        result = run_search({"native": X}, y, settings, cpu=share)
+    (trial,) = result.trials
+    assert trial.state == "complete" and len(trial.fold_losses) == 3
+    assert len(share.answers) == 1 + 3  # at the trial's start, then before each fold
+    # the look before the first fold measured the processes that arrived after the start
+    assert share.answers[1] == 1, share.answers
+    assert trial.threads == 1
 
 
 @pytest.mark.slow
