@@ -3,8 +3,9 @@
 Inputs are standardised; for regression the target is too (``TransformedTargetRegressor``,
 saved with the model), because Adam with default step sizes fits unit-scale targets far
 better than raw ones. Early stopping holds out 10 % of the training rows when there are
-enough of them, and a classifier's is judged by log loss, not scikit-learn's accuracy. Under the search's deadline training ends between two mini-batches (a
-256-128 network took 48 s on 270,000 rows, far past a 60 s budget's share).
+enough of them; a classifier's hold-out is judged by log loss, not scikit-learn's accuracy.
+Under the search's deadline training ends between two mini-batches (a 256-128 network
+took 48 s on 270,000 rows, far past a 60 s budget's share).
 """
 
 from __future__ import annotations
