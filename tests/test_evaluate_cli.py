@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +14,7 @@ import pytest
 
 from automl_cli.errors import EXIT_BAD_DATA, EXIT_GATE, EXIT_USAGE
 
-from .conftest import SAMPLE_DATA, automl
+from .conftest import SAMPLE_DATA, automl, cli_env
 
 CANCER = SAMPLE_DATA / "breast_cancer.csv"
 
@@ -179,6 +180,13 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(cancer: dict, tmp_path: 
         errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
         assert len(errors) == 1 and text in errors[0], proc.stderr
         assert "Traceback" not in proc.stderr
+    no_threads = subprocess.run(
+        [sys.executable, "-m", "automl_cli", "--project", str(project), "evaluate",
+         str(cancer["holdout"])],
+        capture_output=True, text=True, env=cli_env(AUTOML_JOBS="0"), cwd=root, timeout=300,
+    )  # fmt: skip
+    assert no_threads.returncode == EXIT_USAGE, no_threads.stderr
+    assert "jobs must be at least 1" in no_threads.stderr
     after = sorted(p.name for p in evaluations.iterdir()) if evaluations.exists() else []
     assert after == before
 

@@ -227,6 +227,10 @@ def test_save_load_round_trip_is_exact_and_writes_no_pickle(
     assert loaded.get_params() == model.get_params()
     assert np.array_equal(loaded.predict_output(X), model.predict_output(X))
     assert loaded.fitted_iterations() == model.fitted_iterations()
+    # loaded where another thread count is set (predict's `jobs`): the same predictions
+    other = cls.load(tmp_path, {**model.get_params(), "n_jobs": 2})
+    assert model.n_jobs == 1 and other.n_jobs == 2
+    np.testing.assert_allclose(other.predict_output(X), model.predict_output(X), rtol=1e-12)
 
 
 def assert_skops_file_is_safe(path: Path, cls: type[Learner]) -> None:

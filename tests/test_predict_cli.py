@@ -189,6 +189,37 @@ def test_usage_errors_and_a_tampered_model(messy: dict, tmp_path: Path) -> None:
     assert "sha256" in proc.stderr or "changed" in proc.stderr
 
 
+def test_predictions_use_the_jobs_setting_not_the_threads_the_model_was_fitted_with(
+    messy: dict, tmp_path: Path
+) -> None:
+    """The suite's models are fitted with 1 thread (AUTOML_JOBS=1), as a search on a busy
+    machine may fit them. Where the model is loaded, ``jobs`` decides; the predictions stay."""
+    from automl_cli.core.io import read_table
+    from automl_cli.steps.search import load_model
+
+    as_fitted = load_model(messy["project"])
+    with_two = load_model(messy["project"], n_jobs=2)
+    assert {lr.n_jobs for m in as_fitted.members for lr in m.learners} == {1}
+    assert {lr.n_jobs for m in with_two.members for lr in m.learners} == {2}
+    frame, _ = read_table(messy["new"])
+    np.testing.assert_allclose(with_two.predict_proba(frame), as_fitted.predict_proba(frame))
+
+    def predict(jobs: str) -> subprocess.CompletedProcess[str]:
+        out = tmp_path / f"jobs{jobs}.csv"
+        return subprocess.run(
+            [sys.executable, "-m", "automl_cli", "--project", str(messy["project"]), "--json",
+             "predict", str(messy["new"]), "--output", str(out)],
+            capture_output=True, text=True, env=cli_env(AUTOML_JOBS=jobs), timeout=300,
+        )  # fmt: skip
+
+    one, two, none = predict("1"), predict("2"), predict("0")
+    assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
+    assert json.loads(two.stdout)["config"]["jobs"] == {"value": 2, "source": "env:AUTOML_JOBS"}
+    assert (tmp_path / "jobs1.csv").read_text() == (tmp_path / "jobs2.csv").read_text()
+    assert none.returncode == EXIT_USAGE and "jobs must be at least 1" in none.stderr
+    assert not (tmp_path / "jobs0.csv").exists()
+
+
 def test_a_reader_that_closes_early_ends_the_run_quietly(messy: dict, tmp_path: Path) -> None:
     big = tmp_path / "big.csv"
     new = pd.read_csv(messy["new"], dtype=str, keep_default_na=False)

@@ -6,9 +6,12 @@ from pathlib import Path
 from typing import Any
 
 from automl_cli.config import Resolved, load_project_config, resolve
+from automl_cli.errors import UsageError
 from automl_cli.store import BROKEN_LOCKS, DEFAULT_LOCK_TIMEOUT, Project
 
-__all__ = ["broken_locks", "config_doc", "noop", "open_step"]
+__all__ = ["DEFAULT_JOBS", "broken_locks", "config_doc", "noop", "open_step", "threads_setting"]
+
+DEFAULT_JOBS = 2  # threads per fit or prediction: this machine class has 2 cores
 
 
 def noop(_msg: str) -> None:
@@ -32,6 +35,18 @@ def open_step(
     )
     project.lock_timeout = float(config["lock_timeout"].value)
     return project, config
+
+
+def threads_setting(value: Any) -> int:
+    """The resolved ``jobs`` setting (``AUTOML_JOBS``, automl.toml) as a thread count."""
+    jobs = DEFAULT_JOBS if value is None else int(value)
+    if jobs < 1:
+        raise UsageError(
+            f"jobs must be at least 1, not {jobs}",
+            hint="AUTOML_JOBS (or jobs in automl.toml) is the number of threads a fit or a "
+            "prediction uses",
+        )
+    return jobs
 
 
 def config_doc(config: dict[str, Resolved]) -> dict[str, dict[str, Any]]:

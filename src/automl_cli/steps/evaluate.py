@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from automl_cli import __version__
 from automl_cli.errors import DataError, QualityGateError, UsageError
-from automl_cli.steps._common import config_doc, noop, open_step
+from automl_cli.steps._common import config_doc, noop, open_step, threads_setting
 from automl_cli.store import Artifact, Project
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ __all__ = ["parse_gates", "run_evaluate_step"]
 
 DEFAULTS: dict[str, Any] = {
     "model": None,  # model@champion once one is promoted, else model@latest
+    "jobs": None,  # prediction threads (default 2), whatever the fit had: AUTOML_JOBS
     "group": [],
     "fail_under": [],
     "compare": None,
@@ -104,6 +105,7 @@ def run_evaluate_step(
     if resamples < 0:
         raise UsageError("--bootstrap must be 0 or more")
     seed_value = int(config["seed"].value)
+    jobs = threads_setting(config["jobs"].value)
 
     from automl_cli.steps.runs import default_model_ref
 
@@ -112,7 +114,7 @@ def run_evaluate_step(
     if data is None:
         _require_oof(model_art)
     say(f"loading {model_art.ref}")
-    fitted = load_model(project_dir, model_art.ref)
+    fitted = load_model(project_dir, model_art.ref, n_jobs=jobs)
     task, classes = fitted.task, fitted.classes_
     metric = get_metric(fitted.metric, task)
     for name, _ in gates:
@@ -125,7 +127,7 @@ def run_evaluate_step(
         other_art = project.load(str(config["compare"].value), default_kind="model")
         if data is None:
             _require_oof(other_art)
-        other = load_model(project_dir, other_art.ref)
+        other = load_model(project_dir, other_art.ref, n_jobs=jobs)
         if other.task != task or other.classes_ != classes:
             raise UsageError(
                 f"{other_art.ref} is a {other.task} model of other classes than {model_art.ref}",

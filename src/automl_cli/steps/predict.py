@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl_cli.errors import DataError, UsageError
-from automl_cli.steps._common import config_doc, noop, open_step
+from automl_cli.steps._common import config_doc, noop, open_step, threads_setting
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -37,6 +37,7 @@ FORMATS = ("csv", "parquet", "jsonl")
 BAD_ROW_MODES = ("error", "skip", "null")
 DEFAULTS: dict[str, Any] = {
     "model": None,  # model@champion once one is promoted, else model@latest
+    "jobs": None,  # prediction threads (default 2), whatever the fit had: AUTOML_JOBS
     "output": "-",
     "proba": False,
     "format": None,
@@ -99,6 +100,7 @@ def run_predict_step(
             f"unknown --on-bad-rows {mode!r}", hint=f"choose {', '.join(BAD_ROW_MODES)}"
         )
     rows_per_batch = int(config["batch_size"].value)
+    jobs = threads_setting(config["jobs"].value)
     if rows_per_batch < 1:
         raise UsageError("--batch-size must be at least 1")
     if out_path == "-" and out_format == "parquet" and sys.stdout.isatty():
@@ -109,7 +111,7 @@ def run_predict_step(
     model_ref = str(config["model"].value or default_model_ref(project))
     model_art = project.load(model_ref, default_kind="model")
     say(f"loading {model_art.ref}")
-    fitted = load_model(project_dir, model_art.ref)
+    fitted = load_model(project_dir, model_art.ref, n_jobs=jobs)
     prep = fitted.preprocessor
     numeric = numeric_columns(prep)
     info, batches = iter_table(data, rows_per_batch, numeric=numeric)

@@ -19,12 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from automl_cli.config import Resolved
 from automl_cli.errors import ArtifactNotFoundError, DataError, LimitError, UsageError
-from automl_cli.steps._common import noop
+from automl_cli.steps._common import noop, threads_setting
 from automl_cli.steps._limits import LIMIT_KEYS, Limits, measured_text, time_model
 from automl_cli.steps.prep import DEFAULTS as PREP_DEFAULTS
 from automl_cli.steps.prep import PREPROCESSOR_FILE
 from automl_cli.steps.search import (
-    DEFAULT_JOBS,
     MODEL_FILE,
     TIMING_ROWS,
     FittedModel,
@@ -238,13 +237,7 @@ def write_refit(
         y = y.astype(int)
     n_classes = len(classes) if classes else 0
     seed = int(settings["seed"].value)
-    jobs_value = settings["jobs"].value
-    jobs = DEFAULT_JOBS if jobs_value is None else int(jobs_value)
-    if jobs < 1:
-        raise UsageError(
-            f"jobs must be at least 1, not {jobs}",
-            hint="AUTOML_JOBS (or jobs in automl.toml) is the number of threads a fit uses",
-        )
+    jobs = threads_setting(settings["jobs"].value)
 
     say("encoding features")
     variants = sorted({m.learners[0].variant for m in fitted.members})

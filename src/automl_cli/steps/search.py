@@ -34,7 +34,7 @@ from automl_cli.errors import (
     Terminated,
     UsageError,
 )
-from automl_cli.steps._common import config_doc, noop, open_step
+from automl_cli.steps._common import config_doc, noop, open_step, threads_setting
 from automl_cli.steps._limits import LIMIT_KEYS, Assessor, Limits, measured_text, time_model
 from automl_cli.steps.prep import (
     DEFAULTS as PREP_DEFAULTS,
@@ -64,7 +64,6 @@ __all__ = ["VOLATILE", "FittedModel", "Given", "Interrupted", "load_model", "run
 MODEL_FILE = "model.json"
 MODEL_FORMAT = 1
 DEFAULT_BUDGET = 60.0
-DEFAULT_JOBS = 2  # threads per fit: this machine class has 2 cores
 # Files a same-seed re-run rewrites with other bytes: fit timings, the study's timestamps.
 VOLATILE = ("leaderboard.csv", "study.db")
 ENSEMBLE_CANDIDATES = 10
@@ -293,12 +292,7 @@ def run_search_step(
         raise UsageError("--trials must be at least 1")
     if int(config["cv"].value) < 2:
         raise UsageError("--cv must be at least 2")
-    jobs = DEFAULT_JOBS if config["jobs"].value is None else int(config["jobs"].value)
-    if jobs < 1:
-        raise UsageError(
-            f"jobs must be at least 1, not {jobs}",
-            hint="AUTOML_JOBS (or jobs in automl.toml) is the number of threads a fit uses",
-        )
+    jobs = threads_setting(config["jobs"].value)
     requested = [m.strip() for m in config["models"].value for m in str(m).split(",") if m.strip()]
     unknown = [m for m in requested if m not in FAMILIES]
     if unknown:
@@ -1228,8 +1222,13 @@ def model_spec(
     }
 
 
-def load_model(project_dir: Path, ref: str = "model@latest") -> FittedModel:
+def load_model(
+    project_dir: Path, ref: str = "model@latest", *, n_jobs: int | None = None
+) -> FittedModel:
     """A model artifact ready to predict; every file's sha256 is checked before it is read.
+
+    ``n_jobs``: the threads its members predict with here. Without it they keep the count
+    they were fitted with, which a search on a busy machine may have cut to 1.
 
     model.json is data, not instructions: a member folder must lie inside the artifact and
     hold only files its manifest lists (so every byte a loader reads was verified), and
@@ -1288,7 +1287,8 @@ def load_model(project_dir: Path, ref: str = "model@latest") -> FittedModel:
         members = []
         for m in spec["members"]:
             cls = FAMILIES[m["family"]]
-            learners = [load_member(cls, rel, m["params"]) for rel in m["paths"]]
+            params = m["params"] if n_jobs is None else {**m["params"], "n_jobs": int(n_jobs)}
+            learners = [load_member(cls, rel, params) for rel in m["paths"]]
             members.append(Member(m["family"], m["weight"], m["params"], learners, m["fit"]))
         return FittedModel(
             spec["task"],

@@ -6,6 +6,7 @@ training rows, so :func:`default_families` leaves it out of large tables.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -101,6 +102,14 @@ class KnnLearner(SklearnLearner):
                 raise DeadlinePassed(f"k-NN predicted {start:,} of {len(X):,} rows in time")
             parts.append(super()._output(X.iloc[start : start + PREDICT_CHUNK]))
         return np.concatenate(parts)
+
+    @classmethod
+    def load(cls, directory: Path, params: dict[str, Any]) -> KnnLearner:
+        """The neighbour search runs on the threads given where the model is loaded."""
+        learner = super().load(directory, params)
+        assert isinstance(learner, KnnLearner)
+        learner.model_.named_steps["model"].set_params(n_jobs=int(learner.n_jobs))
+        return learner
 
     def model_bytes(self) -> int:
         """k-NN keeps the whole (scaled) training matrix."""
