@@ -186,7 +186,7 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(cancer: dict, tmp_path: 
         capture_output=True, text=True, env=cli_env(AUTOML_JOBS="0"), cwd=root, timeout=300,
     )  # fmt: skip
     assert no_threads.returncode == EXIT_USAGE, no_threads.stderr
-    assert "jobs must be at least 1" in no_threads.stderr
+    assert "jobs must be a whole number of threads, at least 1, not '0'" in no_threads.stderr
     after = sorted(p.name for p in evaluations.iterdir()) if evaluations.exists() else []
     assert after == before
 

@@ -212,12 +212,17 @@ def test_predictions_use_the_jobs_setting_not_the_threads_the_model_was_fitted_w
             capture_output=True, text=True, env=cli_env(AUTOML_JOBS=jobs), timeout=300,
         )  # fmt: skip
 
-    one, two, none = predict("1"), predict("2"), predict("0")
+    one, two = predict("1"), predict("2")
     assert one.returncode == 0 and two.returncode == 0, one.stderr + two.stderr
-    assert json.loads(two.stdout)["config"]["jobs"] == {"value": 2, "source": "env:AUTOML_JOBS"}
+    setting = json.loads(two.stdout)["config"]["jobs"]
+    assert str(setting["value"]) == "2" and setting["source"] == "env:AUTOML_JOBS"
     assert (tmp_path / "jobs1.csv").read_text() == (tmp_path / "jobs2.csv").read_text()
-    assert none.returncode == EXIT_USAGE and "jobs must be at least 1" in none.stderr
-    assert not (tmp_path / "jobs0.csv").exists()
+    for bad in ("0", "two"):
+        refused = predict(bad)
+        assert refused.returncode == EXIT_USAGE, refused.stderr
+        assert f"jobs must be a whole number of threads, at least 1, not '{bad}'" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        assert not (tmp_path / f"jobs{bad}.csv").exists()
 
 
 def test_a_reader_that_closes_early_ends_the_run_quietly(messy: dict, tmp_path: Path) -> None:

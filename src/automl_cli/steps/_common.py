@@ -39,10 +39,13 @@ def open_step(
 
 def threads_setting(value: Any) -> int:
     """The resolved ``jobs`` setting (``AUTOML_JOBS``, automl.toml) as a thread count."""
-    jobs = DEFAULT_JOBS if value is None else int(value)
+    try:
+        jobs = DEFAULT_JOBS if value is None else int(str(value).strip())
+    except ValueError:
+        jobs = 0
     if jobs < 1:
         raise UsageError(
-            f"jobs must be at least 1, not {jobs}",
+            f"jobs must be a whole number of threads, at least 1, not {value!r}",
             hint="AUTOML_JOBS (or jobs in automl.toml) is the number of threads a fit or a "
             "prediction uses",
         )
