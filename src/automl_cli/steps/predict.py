@@ -100,9 +100,9 @@ def run_predict_step(
             f"unknown --on-bad-rows {mode!r}", hint=f"choose {', '.join(BAD_ROW_MODES)}"
         )
     rows_per_batch = int(config["batch_size"].value)
-    jobs = threads_setting(config["jobs"].value)
     if rows_per_batch < 1:
         raise UsageError("--batch-size must be at least 1")
+    jobs = threads_setting(config["jobs"].value)
     if out_path == "-" and out_format == "parquet" and sys.stdout.isatty():
         raise UsageError("Parquet is binary: not to a terminal", hint="pass --output FILE")
 
