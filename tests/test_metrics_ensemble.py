@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss, mean_squared_error, roc_auc_score
 
-from automl_cli.core.ensemble import fit_temperature, greedy_ensemble, sharpen
+from automl_cli.core.ensemble import (
+    FLOOR_ROWS,
+    fit_temperature,
+    floor_probabilities,
+    greedy_ensemble,
+    sharpen,
+)
 from automl_cli.core.metrics import METRICS, default_metric, get_metric
 from automl_cli.errors import UsageError
 
@@ -188,3 +194,35 @@ def test_a_temperature_ignores_rows_without_out_of_fold_predictions() -> None:
     holed = np.vstack([soft, np.full((200, 3), np.nan)])
     y_holed = np.concatenate([y, np.zeros(200, dtype=int)])
     assert fit_temperature(holed, y_holed, metric, 3) == fit_temperature(soft, y, metric, 3)
+
+
+def test_the_floor_caps_one_sure_mistake_and_costs_sure_right_rows_little() -> None:
+    """130 training rows, 3 classes: a row whose true class got 4e-6 costs 12.4 nats plain,
+    at most log(3 · 1301) = 8.27 floored; a right row at 0.999998 pays about 0.0005."""
+    metric = get_metric("logloss", "multiclass")
+    wrong = np.array([[0.999996, 4e-6, 0.0]])
+    right = np.array([[0.999998, 1e-6, 1e-6]])
+    floored_wrong, floored_right = floor_probabilities(wrong, 130), floor_probabilities(right, 130)
+    assert metric.loss(np.array([1]), wrong, 3) == pytest.approx(-np.log(4e-6))
+    assert metric.loss(np.array([1]), floored_wrong, 3) < np.log(
+        3 * (130 + FLOOR_ROWS) / FLOOR_ROWS
+    )
+    assert metric.loss(np.array([0]), floored_right, 3) < 0.0006
+    assert floored_wrong.min() == pytest.approx(FLOOR_ROWS / (3 * (130 + FLOOR_ROWS)))  # the 0.0
+
+
+def test_the_floor_keeps_every_order_and_sums_to_one() -> None:
+    """An affine map of each row: the most likely class, and the rows' order by any class
+    (so AUC), stay as they were; more rows, less floor; no rows, no floor."""
+    metric = get_metric("auc", "multiclass")
+    truth, y = _true_probabilities(500, 4, seed=3)
+    floored = floor_probabilities(truth, 50)
+    assert np.allclose(floored.sum(axis=1), 1.0)
+    assert (floored.argmax(axis=1) == truth.argmax(axis=1)).all()
+    for k in range(4):
+        assert (
+            np.argsort(floored[:, k], kind="stable") == np.argsort(truth[:, k], kind="stable")
+        ).all()
+    assert metric.score(y, floored, 4) == pytest.approx(metric.score(y, truth, 4))
+    assert np.abs(floor_probabilities(truth, 5_000) - truth).max() < np.abs(floored - truth).max()
+    assert np.array_equal(floor_probabilities(truth, 0), truth)

@@ -345,9 +345,12 @@ def test_a_source_kept_as_fold_models_is_refit_with_their_mean_rounds(tmp_path: 
     assert v3["content_sha256"] == v4["content_sha256"]
 
 
-def test_a_refit_keeps_its_sources_temperature(tmp_path: Path) -> None:
+def test_a_refit_keeps_its_sources_temperature_and_floors_by_its_own_rows(
+    tmp_path: Path,
+) -> None:
     """The temperature was fitted to the source's out-of-fold probabilities; a refit on more
-    rows of the same table keeps it (it has no out-of-fold rows to fit another)."""
+    rows of the same table keeps it (it has no out-of-fold rows to fit another). The floor
+    is measured in the rows a model learnt from: the refit's."""
     wine = pd.read_csv(SAMPLE_DATA / "wine.csv")
     wine.iloc[:150].to_csv(tmp_path / "day1.csv", index=False)
     wine.to_csv(tmp_path / "day2.csv", index=False)
@@ -360,3 +363,8 @@ def test_a_refit_keeps_its_sources_temperature(tmp_path: Path) -> None:
     proc = automl(project, "retrain", "day2.csv", "--refit-only", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert _spec(project, "model@v2")["temperature"] == source
+    # retrain holds out a share of day 2's 178 rows to judge the refit on
+    refit_rows = Project(project).load("model@v2").manifest["metrics"]["rows_used"]
+    assert 100 < refit_rows < 178
+    assert _spec(project, "model@v1")["floor_rows"] == 150
+    assert _spec(project, "model@v2")["floor_rows"] == refit_rows

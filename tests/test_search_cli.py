@@ -231,42 +231,64 @@ def test_other_tasks_search(
     assert doc["task"] == task and doc["metric"] == metric
 
 
-def test_a_log_loss_search_saves_and_applies_its_temperature(
+def test_a_log_loss_search_saves_and_applies_its_temperature_and_floor(
     run_cli: RunCli, project_dir: Path, tmp_path: Path
 ) -> None:
     """A regularised logistic regression is less sure than it is right on wine: the search
-    fits a temperature to its out-of-fold probabilities, which predict then applies."""
+    fits a temperature to its out-of-fold probabilities, which predict then applies, and
+    then the floor of a tenth of a row among the 178 it learnt from."""
     import numpy as np
 
-    from automl_cli.core.ensemble import sharpen
+    from automl_cli.core.ensemble import FLOOR_ROWS, floor_probabilities, sharpen
     from automl_cli.core.metrics import get_metric
     from automl_cli.steps.search import load_model
 
     wine = SAMPLE_DATA / "wine.csv"
+    rows = pd.read_csv(wine).drop(columns=["cultivar"])
     doc = _search(run_cli, str(wine), "--target", "cultivar", "--trials", "6", "--models", "linear")
     version = project_dir / "artifacts/model/v0001"
     metrics = json.loads((version / "manifest.json").read_text())["metrics"]
+    spec = json.loads((version / "model.json").read_text())
     t = metrics["temperature"]
     assert 0.2 < t < 0.9  # sharper: the search found its probabilities too soft
-    assert json.loads((version / "model.json").read_text())["temperature"] == pytest.approx(t)
-    # the saved out-of-fold output is the tempered one, and the CV score is its log loss
+    assert spec["temperature"] == pytest.approx(t)
+    assert spec["floor_rows"] == metrics["floor_rows"] == len(rows) == 178
+    # the saved out-of-fold output is the tempered, floored one, and the CV score is its
+    # log loss; no row is below the floor for the rows a fold model learnt from (9/10)
     oof = pd.read_parquet(version / "oof.parquet")
     proba = oof.filter(like="model_class_").to_numpy()
     y = oof["target"].to_numpy()
     logloss = get_metric("logloss", "multiclass")
     assert logloss.score(y, proba, 3) == pytest.approx(doc["cv_score"], abs=1e-6)
     assert doc["cv_score"] < doc["best_single"]
-    # predict: the members' average, tempered
+    fold_rows = round(len(rows) * 9 / 10)
+    assert proba.min() >= FLOOR_ROWS / (3 * (fold_rows + FLOOR_ROWS)) - 1e-12
+    # predict: the members' average, tempered, then floored
     model = load_model(project_dir, "model@v1")
-    rows = pd.read_csv(wine).drop(columns=["cultivar"])
-    tempered = model.predict_proba(rows)
-    model.temperature = 1.0
-    assert np.allclose(tempered, sharpen(model.predict_proba(rows), t), atol=1e-12)
+    shipped = model.predict_proba(rows)
+    assert shipped.min() >= FLOOR_ROWS / (3 * (178 + FLOOR_ROWS)) - 1e-12
+    model.temperature, model.floor_rows = 1.0, 0
+    plain = model.predict_proba(rows)
+    assert np.allclose(shipped, floor_probabilities(sharpen(plain, t), 178), atol=1e-12)
+    assert (shipped.argmax(axis=1) == plain.argmax(axis=1)).all()
     out = tmp_path / "pred.csv"
     proc = run_cli("predict", str(wine), "--proba", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     got = pd.read_csv(out).filter(like="proba_").to_numpy()
-    assert np.allclose(got, tempered, atol=1e-9)
+    assert np.allclose(got, shipped, atol=1e-9)
+
+
+def test_only_a_log_loss_search_floors_its_probabilities(
+    run_cli: RunCli, project_dir: Path
+) -> None:
+    """The floor is part of fitting log loss; a model chosen by AUC keeps its probabilities."""
+    doc = _search(
+        run_cli, str(CANCER), "--target", "diagnosis", "--trials", "2", "--models", "linear"
+    )
+    assert doc["metric"] == "auc"
+    version = project_dir / "artifacts/model/v0001"
+    assert json.loads((version / "model.json").read_text())["floor_rows"] == 0
+    assert json.loads((version / "manifest.json").read_text())["metrics"]["floor_rows"] == 0
 
 
 def test_a_search_killed_outright_leaves_its_temporary_files_to_the_next(

@@ -18,6 +18,7 @@ __all__ = [
     "EnsembleResult",
     "NoCandidateFits",
     "fit_temperature",
+    "floor_probabilities",
     "greedy_ensemble",
     "predicted_rows",
     "sharpen",
@@ -29,6 +30,9 @@ TEMPERATURE_REPEATS = 3  # the cross-check's 5 parts, drawn three times: one dra
 # budget keeps for the ensemble (5,000 rows of 10 classes: about half a second)
 TEMPERATURE_ROWS = 5_000
 LOG_T_BOUND = 2.0  # temperatures between e^-2 (sharper) and e^2 (softer)
+# the uniform distribution's weight in a log-loss model's probabilities, in training rows:
+# a tenth of a row (see floor_probabilities)
+FLOOR_ROWS = 0.1
 
 
 class NoCandidateFits(ValueError):
@@ -112,6 +116,24 @@ def sharpen(proba: np.ndarray, temperature: float) -> np.ndarray:
         return proba
     powered = np.clip(np.asarray(proba, dtype="float64"), 1e-15, 1.0) ** (1.0 / temperature)
     return powered / powered.sum(axis=1, keepdims=True)
+
+
+def floor_probabilities(proba: np.ndarray, rows: int) -> np.ndarray:
+    """Probabilities mixed with the uniform distribution as if it were ``FLOOR_ROWS`` of
+    ``rows`` training rows: ``(p · rows + FLOOR_ROWS / k) / (rows + FLOOR_ROWS)``.
+
+    No class then gets less than ``FLOOR_ROWS / (k · (rows + FLOOR_ROWS))``. A booster fitted
+    on 130 rows can give a row's true class 4e-6: 12 nats, the whole loss of a 45-row test
+    set, from one row that cross-validation never showed wrong (so no temperature fitted to
+    it can guard against it). At 130 rows and 3 classes the floor caps a row's loss at 8.3
+    nats and costs a correct, sure row 0.0005. It is an affine map of each row, so the
+    order of the classes, and of the rows by any one class, stays the same.
+    """
+    proba = np.asarray(proba, dtype="float64")
+    if rows <= 0:
+        return proba
+    k = proba.shape[1]
+    return (proba * rows + FLOOR_ROWS / k) / (rows + FLOOR_ROWS)
 
 
 def fit_temperature(

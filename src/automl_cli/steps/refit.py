@@ -272,6 +272,7 @@ def write_refit(
         ],
         fitted.metric,
         temperature=fitted.temperature,
+        floor_rows=len(y) if fitted.floor_rows else 0,  # as many rows as this refit learnt from
     )
     limits = Limits.from_config(settings)
     say("timing a single-row prediction")
@@ -313,7 +314,15 @@ def write_refit(
                 }
             )
         writer.write_json(
-            MODEL_FILE, model_spec(task, classes, fitted.metric, members, fitted.temperature)
+            MODEL_FILE,
+            model_spec(
+                task,
+                classes,
+                fitted.metric,
+                members,
+                refit_model.temperature,
+                refit_model.floor_rows,
+            ),
         )
         shutil.copyfile(prep_art.file(PREPROCESSOR_FILE), writer.file_path(PREPROCESSOR_FILE))
         writer.summary.update(

@@ -143,6 +143,7 @@ class FittedModel:
     metric: str
     info: dict[str, Any] = field(default_factory=dict)
     temperature: float = 1.0  # applied to the members' averaged probabilities (logloss)
+    floor_rows: int = 0  # then floored as from so many training rows (logloss; 0: not)
 
     def predict_output(
         self, frame: pd.DataFrame, report: SchemaReport | None = None, where: str = "the input"
@@ -171,6 +172,10 @@ class FittedModel:
             from automl_cli.core.ensemble import sharpen
 
             total = sharpen(total, self.temperature)
+        if self.task != "regression" and self.floor_rows > 0:
+            from automl_cli.core.ensemble import floor_probabilities
+
+            total = floor_probabilities(total, self.floor_rows)
         return total
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -622,12 +627,14 @@ def _ensemble(
 ) -> tuple[list[Member], dict[str, Any]]:
     """Greedy ensemble over the best candidates; under limits, only sets that keep to
     ``slack`` × each limit by the trials' measured costs (ValueError if none can). With log
-    loss, the chosen probabilities then get a temperature (kept only when it cross-checks)."""
+    loss, the chosen probabilities then get a temperature (kept only when it cross-checks)
+    and a floor (``floor_probabilities``), and the CV score is that of what is shipped."""
     import numpy as np
 
     from automl_cli.core.ensemble import (
         NoCandidateFits,
         fit_temperature,
+        floor_probabilities,
         greedy_ensemble,
         predicted_rows,
         sharpen,
@@ -661,13 +668,16 @@ def _ensemble(
     ]
     chosen = np.asarray(sum(w * np.asarray(candidates[i].oof) for i, w in weights.items()))
     loss = found.loss if use_ensemble else found.single_loss
-    temperature = 1.0
+    temperature, floor_rows = 1.0, 0
     if scorer.name == "logloss":  # the one metric that scores confidence, not order
         temperature = fit_temperature(chosen, y, scorer, n_classes, seed)
-        if temperature != 1.0:
-            chosen = sharpen(chosen, temperature)
-            scored = predicted_rows(chosen)
-            loss = scorer.loss(y[scored], chosen[scored], n_classes)
+        chosen = sharpen(chosen, temperature)
+        # each out-of-fold row was predicted by models fitted on a fold's training rows
+        fold_rows = round(float(np.mean([len(train) for train, _ in result.folds])))
+        chosen = floor_probabilities(chosen, fold_rows)
+        floor_rows = len(y)  # the shipped model learnt from every row
+        scored = predicted_rows(chosen)
+        loss = scorer.loss(y[scored], chosen[scored], n_classes)
     info = {
         "oof": chosen,  # the model's out-of-fold output: what `evaluate` reports without data
         "y": y,
@@ -675,6 +685,7 @@ def _ensemble(
         "ensemble_loss": found.loss,
         "single_loss": found.single_loss,
         "temperature": temperature,
+        "floor_rows": floor_rows,
         "cv_score": scorer.to_score(loss),
         "best_single_score": scorer.to_score(found.single_loss),
         "iterations": {candidates[i].number: candidates[i].iterations for i in weights},
@@ -1031,7 +1042,12 @@ def _save(
         writer.write_json(
             MODEL_FILE,
             model_spec(
-                prep.task_, classes, scorer.name, spec_members, ensemble_info["temperature"]
+                prep.task_,
+                classes,
+                scorer.name,
+                spec_members,
+                ensemble_info["temperature"],
+                ensemble_info["floor_rows"],
             ),
         )
         shutil.copyfile(prep_art.file(PREPROCESSOR_FILE), writer.file_path(PREPROCESSOR_FILE))
@@ -1067,6 +1083,7 @@ def _save(
                 "best_single_score": round(float(ensemble_info["best_single_score"]), 6),
                 "ensemble": bool(ensemble_info["used"]),
                 "temperature": round(float(ensemble_info["temperature"]), 6),
+                "floor_rows": int(ensemble_info["floor_rows"]),
                 "trials_complete": sum(1 for t in result.trials if t.state == "complete"),
                 "trials_total": len(result.trials),
                 "rows_used": n_rows,
@@ -1210,6 +1227,7 @@ def model_spec(
     metric: str,
     members: list[dict[str, Any]],
     temperature: float,
+    floor_rows: int,
 ) -> dict[str, Any]:
     """``model.json``: what :func:`load_model` reads (a search and a refit both write it)."""
     return {
@@ -1219,6 +1237,7 @@ def model_spec(
         "metric": metric,
         "members": members,
         "temperature": float(temperature),
+        "floor_rows": int(floor_rows),
     }
 
 
@@ -1298,6 +1317,7 @@ def load_model(
             spec["metric"],
             {"ref": art.ref},
             float(spec.get("temperature", 1.0)),
+            int(spec.get("floor_rows", 0)),  # models saved before the floor have none
         )
     except (KeyError, ValueError, TypeError, AttributeError, IndexError) as exc:
         raise ArtifactCorruptError(
