@@ -17,6 +17,7 @@ from automl_cli.core.metrics import Metric
 __all__ = [
     "EnsembleResult",
     "NoCandidateFits",
+    "finish_probabilities",
     "fit_temperature",
     "floor_probabilities",
     "greedy_ensemble",
@@ -129,11 +130,20 @@ def floor_probabilities(proba: np.ndarray, rows: int) -> np.ndarray:
     nats and costs a correct, sure row 0.0005. It is an affine map of each row, so the
     order of the classes, and of the rows by any one class, stays the same.
     """
-    proba = np.asarray(proba, dtype="float64")
     if rows <= 0:
-        return proba
+        return proba  # as given: no copy, no change of dtype
+    proba = np.asarray(proba, dtype="float64")
     k = proba.shape[1]
     return (proba * rows + FLOOR_ROWS / k) / (rows + FLOOR_ROWS)
+
+
+def finish_probabilities(proba: np.ndarray, temperature: float, floor_rows: int) -> np.ndarray:
+    """The ensemble's averaged probabilities as a model ships them: tempered, then floored.
+
+    One function for the search's out-of-fold rows and for predictions, so the CV score a
+    search reports is that of what ``predict`` returns.
+    """
+    return floor_probabilities(sharpen(proba, temperature), floor_rows)
 
 
 def fit_temperature(

@@ -168,14 +168,10 @@ class FittedModel:
             out = np.mean([lrn.predict_output(X) for lrn in member.learners], axis=0)
             total = out * member.weight if total is None else total + out * member.weight
         assert total is not None
-        if self.task != "regression" and self.temperature != 1.0:
-            from automl_cli.core.ensemble import sharpen
+        if self.task != "regression":
+            from automl_cli.core.ensemble import finish_probabilities
 
-            total = sharpen(total, self.temperature)
-        if self.task != "regression" and self.floor_rows > 0:
-            from automl_cli.core.ensemble import floor_probabilities
-
-            total = floor_probabilities(total, self.floor_rows)
+            total = finish_probabilities(total, self.temperature, self.floor_rows)
         return total
 
     def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
@@ -628,16 +624,15 @@ def _ensemble(
     """Greedy ensemble over the best candidates; under limits, only sets that keep to
     ``slack`` × each limit by the trials' measured costs (ValueError if none can). With log
     loss, the chosen probabilities then get a temperature (kept only when it cross-checks)
-    and a floor (``floor_probabilities``), and the CV score is that of what is shipped."""
+    and a floor (``finish_probabilities``), and the CV score is that of what is shipped."""
     import numpy as np
 
     from automl_cli.core.ensemble import (
         NoCandidateFits,
+        finish_probabilities,
         fit_temperature,
-        floor_probabilities,
         greedy_ensemble,
         predicted_rows,
-        sharpen,
     )
     from automl_cli.core.search import family_bests
 
@@ -671,10 +666,9 @@ def _ensemble(
     temperature, floor_rows = 1.0, 0
     if scorer.name == "logloss":  # the one metric that scores confidence, not order
         temperature = fit_temperature(chosen, y, scorer, n_classes, seed)
-        chosen = sharpen(chosen, temperature)
         # each out-of-fold row was predicted by models fitted on a fold's training rows
         fold_rows = round(float(np.mean([len(train) for train, _ in result.folds])))
-        chosen = floor_probabilities(chosen, fold_rows)
+        chosen = finish_probabilities(chosen, temperature, fold_rows)
         floor_rows = len(y)  # the shipped model learnt from every row
         scored = predicted_rows(chosen)
         loss = scorer.loss(y[scored], chosen[scored], n_classes)
