@@ -102,6 +102,8 @@ def test_a_refit_links_to_its_source_and_keeps_its_pipeline(
     assert m["summary"]["target"] == "churned" and m["summary"]["task"] == "binary"
     assert m["summary"]["data_sha256"] != source.manifest["summary"]["data_sha256"]
     assert m["config"]["refit_only"]["value"] is True and m["config"]["from"]["value"] == "model@v1"
+    for made in (source.manifest, m):  # the suite's AUTOML_JOBS=1, kept as a number
+        assert made["config"]["jobs"] == {"value": 1, "source": "env:AUTOML_JOBS"}
     assert m["seed"] == source.manifest["seed"] == 1
     assert m["metrics"]["refit_only"] is True and m["metrics"]["metric"] == "auc"
     assert m["metrics"]["refit_s"] > 0 and m["metrics"]["latency_ms"] > 0

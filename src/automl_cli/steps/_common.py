@@ -34,6 +34,11 @@ def open_step(
         load_project_config(project.config_path),
     )
     project.lock_timeout = float(config["lock_timeout"].value)
+    jobs = config.get("jobs")
+    if jobs is not None and jobs.value is not None:
+        # checked before any work, and a number (not the environment's text) in --json and
+        # the manifest; None stays None: the default adapts to a busy machine
+        config["jobs"] = Resolved(threads_setting(jobs.value), jobs.source)
     return project, config
 
 
