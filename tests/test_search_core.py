@@ -411,3 +411,68 @@ def test_threads_left_are_the_free_cores_within_what_was_asked(
     cpus: int, others: float, wanted: int, threads: int
 ) -> None:
     assert threads_left(cpus, others, wanted) == threads
+
+
+def test_the_family_that_fits_the_time_left_is_the_best_one_that_can_finish() -> None:
+    from automl_cli.core.search import TrialRecord as Rec
+
+    timer = _TimeModel()
+    for family, seconds in (("rf", 4.0), ("lgbm", 0.5), ("linear", 0.1)):
+        timer.record(family, seconds)
+    done = [
+        Rec(0, "rf", {}, "complete", False, fold_losses=[0.1]),
+        Rec(1, "lgbm", {}, "complete", False, fold_losses=[0.2]),
+        Rec(2, "linear", {}, "complete", False, fold_losses=[0.3]),
+    ]
+    families = ["rf", "lgbm", "linear"]
+    assert timer.family_that_fits(families, 5, 30.0, done) == "rf"  # 5 × 4 s fit: the best
+    assert timer.family_that_fits(families, 5, 10.0, done) == "lgbm"  # rf's 20 s do not
+    assert timer.family_that_fits(families, 5, 1.0, done) == "linear"
+    assert timer.family_that_fits(families, 5, 0.4, done) is None
+    # none finished yet: the cheapest of those that fit
+    assert timer.family_that_fits(families, 5, 10.0, []) == "linear"
+
+
+@pytest.mark.slow
+def test_a_family_that_cannot_finish_in_the_time_left_gives_it_to_one_that_can() -> None:
+    """A trial that cannot end by the deadline is no ensemble candidate. The search does not
+    start one (it is not on the leaderboard, and failed in the study), and a slow family's
+    stop does not end the search while a cheaper family can still finish a trial."""
+    import time
+
+    import optuna
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(4000, 10)), columns=[f"f{i}" for i in range(10)])
+    y = X["f0"].to_numpy() * 2 + rng.normal(scale=0.3, size=len(X))
+    features = {"native": X, "scaled": X, "encoded": X}
+    forest = make_learner("rf", task="regression", n_classes=0, n_jobs=1,
+                          max_features=1.0, min_samples_leaf=1)  # fmt: skip
+    t0 = time.monotonic()
+    forest.fit(X.iloc[:2667], y[:2667])
+    fold = time.monotonic() - t0  # one forest fold on this machine, now
+    settings = SearchSettings(
+        task="regression",
+        n_classes=0,
+        metric=get_metric("rmse", "regression"),
+        families=["linear", "rf"],
+        cv=3,
+        seed=0,
+        n_jobs=1,
+    )
+    storage = optuna.storages.InMemoryStorage()
+    # time for one or two forest folds, never three: the forest trial is stopped early
+    result = run_search(features, y, settings, deadline=time.monotonic() + 1.6 * fold,
+                        storage=storage)  # fmt: skip
+    assert result.stopped_by == "deadline"
+    recorded = {t.number: t for t in result.trials}
+    forests = [t for t in result.trials if t.family == "rf"]
+    assert len(forests) == 1 and forests[0].state == "stopped"  # the portfolio's, cut short
+    later = [t for t in result.trials if t.number > forests[0].number and t.state == "complete"]
+    assert later and {t.family for t in later} == {"linear"}  # the time left went to linear
+    study = optuna.load_study(study_name="automl-search", storage=storage)
+    unstarted = [t for t in study.trials if t.number not in recorded]
+    assert unstarted, "no forest was proposed after the first: the test no longer tests"
+    assert all(t.state == optuna.trial.TrialState.FAIL for t in unstarted)
+    assert {t.params["family"] for t in unstarted} == {"rf"}  # only what could not finish
+    assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))

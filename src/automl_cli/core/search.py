@@ -113,7 +113,8 @@ class SearchResult:
 
 
 class _Stop(Exception):
-    """Raised inside a trial when the deadline does not leave room for its next fold."""
+    """Raised inside a trial when the deadline does not leave room for its next fold, or,
+    before its first, for all its folds: an unfinished trial is no ensemble candidate."""
 
 
 def cv_repeats(n_rows: int, n_features: int) -> int:
@@ -206,6 +207,20 @@ class _TimeModel:
         ]
         return float(np.median(guesses)) if guesses else 0.0
 
+    def family_that_fits(
+        self, families: list[str], n_folds: int, seconds: float, records: list[TrialRecord]
+    ) -> str | None:
+        """Of the families whose whole trial is expected to end within ``seconds``, the one
+        with the best trial so far (the cheapest when none has one); None if none fits."""
+        fits = [f for f in families if self.fold_estimate(f, []) * n_folds <= seconds]
+        if not fits:
+            return None
+        done = sorted((r for r in records if r.state == "complete"), key=lambda r: r.loss)
+        for r in done:
+            if r.family in fits:
+                return r.family
+        return min(fits, key=lambda f: self.fold_estimate(f, []))
+
 
 def run_search(
     features: dict[str, pd.DataFrame],
@@ -283,11 +298,16 @@ def run_search(
 
     def objective(trial: optuna.Trial) -> float:
         nonlocal best
+        current[:] = [trial.number]
         family = trial.suggest_categorical("family", families)
         params = FAMILIES[family].search_space(trial, settings.task, n_rows, width)
         index = trial.user_attrs.get("portfolio")
         if index is not None:
             params = {**params, **portfolio[int(index)][1]}
+        if timer.fold_estimate(family, []) * len(folds) > remaining():
+            # not started, so not on the leaderboard: the time is better spent on a family
+            # that can finish
+            raise _Stop()
         record = TrialRecord(
             trial.number,
             family,
@@ -297,7 +317,6 @@ def run_search(
             worker=worker if shared else None,  # a private study has one worker: no column noise
         )
         records.append(record)
-        current[:] = [trial.number]
         n_jobs = settings.n_jobs
         if shared:
             trial.set_user_attr("worker", worker)
@@ -392,9 +411,15 @@ def run_search(
                 raise KeyboardInterrupt
             study.optimize(objective, n_trials=1, catch=())
         except _Stop:
-            stopped_by = "deadline"
             _tell_stopped(study, current)
-            break
+            # the time left may still hold a whole trial of a cheaper family, which TPE
+            # would not propose next: queue one (queued ones that cannot finish go unstarted)
+            fits = timer.family_that_fits(families, len(folds), remaining(), records)
+            if fits is None:
+                stopped_by = "deadline"
+                break
+            if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+                study.enqueue_trial({"family": fits})
         except KeyboardInterrupt:
             interrupted, stopped_by = True, "interrupt"
             if records and records[-1].state == "complete" and records[-1].oof is None:
