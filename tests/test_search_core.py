@@ -417,8 +417,9 @@ def test_the_family_that_fits_the_time_left_is_the_best_one_that_can_finish() ->
     from automl_cli.core.search import TrialRecord as Rec
 
     timer = _TimeModel()
-    for family, seconds in (("rf", 4.0), ("lgbm", 0.5), ("linear", 0.1)):
+    for family, seconds in (("rf", 4.0), ("lgbm", 0.5), ("lgbm", 3.0), ("linear", 0.1)):
         timer.record(family, seconds)
+    assert timer.fastest_fold("lgbm") == 0.5  # configurations differ: the fastest can finish
     done = [
         Rec(0, "rf", {}, "complete", False, fold_losses=[0.1]),
         Rec(1, "lgbm", {}, "complete", False, fold_losses=[0.2]),

@@ -207,19 +207,27 @@ class _TimeModel:
         ]
         return float(np.median(guesses)) if guesses else 0.0
 
+    def fastest_fold(self, family: str) -> float:
+        """The family's quickest fold so far (a guess from the others before its first).
+        A family's configurations differ a lot in cost (a booster's rounds, a forest's
+        leaves), so whether a new trial can finish is judged by its fastest fold: a median
+        turned away fast trials that would have finished and joined the ensemble."""
+        seen = self.per_family.get(family)
+        return min(seen) if seen else self.fold_estimate(family, [])
+
     def family_that_fits(
         self, families: list[str], n_folds: int, seconds: float, records: list[TrialRecord]
     ) -> str | None:
-        """Of the families whose whole trial is expected to end within ``seconds``, the one
-        with the best trial so far (the cheapest when none has one); None if none fits."""
-        fits = [f for f in families if self.fold_estimate(f, []) * n_folds <= seconds]
+        """Of the families whose whole trial can end within ``seconds`` (at their fastest
+        fold), the one with the best trial so far (else the cheapest); None if none can."""
+        fits = [f for f in families if self.fastest_fold(f) * n_folds <= seconds]
         if not fits:
             return None
         done = sorted((r for r in records if r.state == "complete"), key=lambda r: r.loss)
         for r in done:
             if r.family in fits:
                 return r.family
-        return min(fits, key=lambda f: self.fold_estimate(f, []))
+        return min(fits, key=self.fastest_fold)
 
 
 def run_search(
@@ -304,7 +312,7 @@ def run_search(
         index = trial.user_attrs.get("portfolio")
         if index is not None:
             params = {**params, **portfolio[int(index)][1]}
-        if timer.fold_estimate(family, []) * len(folds) > remaining():
+        if timer.fastest_fold(family) * len(folds) > remaining():
             # not started, so not on the leaderboard: the time is better spent on a family
             # that can finish
             raise _Stop()
