@@ -113,8 +113,7 @@ class SearchResult:
 
 
 class _Stop(Exception):
-    """Raised inside a trial when the deadline does not leave room for its next fold, or,
-    before its first, for all its folds: an unfinished trial is no ensemble candidate."""
+    """Raised inside a trial when the deadline does not leave room for its next fold."""
 
 
 def cv_repeats(n_rows: int, n_features: int) -> int:
@@ -207,28 +206,6 @@ class _TimeModel:
         ]
         return float(np.median(guesses)) if guesses else 0.0
 
-    def fastest_fold(self, family: str) -> float:
-        """The family's quickest fold so far (a guess from the others before its first).
-        A family's configurations differ a lot in cost (a booster's rounds, a forest's
-        leaves), so whether a new trial can finish is judged by its fastest fold: a median
-        turned away fast trials that would have finished and joined the ensemble."""
-        seen = self.per_family.get(family)
-        return min(seen) if seen else self.fold_estimate(family, [])
-
-    def family_that_fits(
-        self, families: list[str], n_folds: int, seconds: float, records: list[TrialRecord]
-    ) -> str | None:
-        """Of the families whose whole trial can end within ``seconds`` (at their fastest
-        fold), the one with the best trial so far (else the cheapest); None if none can."""
-        fits = [f for f in families if self.fastest_fold(f) * n_folds <= seconds]
-        if not fits:
-            return None
-        done = sorted((r for r in records if r.state == "complete"), key=lambda r: r.loss)
-        for r in done:
-            if r.family in fits:
-                return r.family
-        return min(fits, key=self.fastest_fold)
-
 
 def run_search(
     features: dict[str, pd.DataFrame],
@@ -306,16 +283,11 @@ def run_search(
 
     def objective(trial: optuna.Trial) -> float:
         nonlocal best
-        current[:] = [trial.number]
         family = trial.suggest_categorical("family", families)
         params = FAMILIES[family].search_space(trial, settings.task, n_rows, width)
         index = trial.user_attrs.get("portfolio")
         if index is not None:
             params = {**params, **portfolio[int(index)][1]}
-        if timer.fastest_fold(family) * len(folds) > remaining():
-            # not started, so not on the leaderboard: the time is better spent on a family
-            # that can finish
-            raise _Stop()
         record = TrialRecord(
             trial.number,
             family,
@@ -325,6 +297,7 @@ def run_search(
             worker=worker if shared else None,  # a private study has one worker: no column noise
         )
         records.append(record)
+        current[:] = [trial.number]
         n_jobs = settings.n_jobs
         if shared:
             trial.set_user_attr("worker", worker)
@@ -419,15 +392,9 @@ def run_search(
                 raise KeyboardInterrupt
             study.optimize(objective, n_trials=1, catch=())
         except _Stop:
+            stopped_by = "deadline"
             _tell_stopped(study, current)
-            # the time left may still hold a whole trial of a cheaper family, which TPE
-            # would not propose next: queue one (queued ones that cannot finish go unstarted)
-            fits = timer.family_that_fits(families, len(folds), remaining(), records)
-            if fits is None:
-                stopped_by = "deadline"
-                break
-            if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
-                study.enqueue_trial({"family": fits})
+            break
         except KeyboardInterrupt:
             interrupted, stopped_by = True, "interrupt"
             if records and records[-1].state == "complete" and records[-1].oof is None:
