@@ -207,6 +207,36 @@ def test_a_budget_no_model_can_finish_in_exits_5_and_saves_no_model(
     assert wall <= 5 * 1.05 + 0.5  # process start-up measured from outside, too
 
 
+@pytest.mark.slow
+def test_a_table_too_big_to_prepare_in_the_budget_ends_the_command_within_it(
+    run_cli: RunCli, project_dir: Path, tmp_path: Path
+) -> None:
+    """Reading, profiling, preparing and encoding 1,000,000 rows × 20 columns take several
+    seconds on 2 cores. In a 5 s budget they are cut at the search's deadline, for
+    ``search`` and for the ``run`` chain alike: exit 5, one line, no model, and the
+    command ends within the budget instead of preparing a table it has no time to search."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    rng = np.random.default_rng(0)
+    n = 1_000_000
+    columns = {f"f{i}": rng.normal(size=n).round(4) for i in range(18)}
+    columns["kind"] = rng.choice(["red", "green", "blue", "grey"], n)
+    columns["y"] = (columns["f0"] + rng.normal(size=n) > 0).astype(np.int8)
+    data = tmp_path / "big.csv"
+    pacsv.write_csv(pa.table(columns), data)  # a second or two; pandas would take ten
+    for command in ("search", "run"):
+        t0 = time.monotonic()
+        proc = run_cli(command, str(data), "--target", "y", "--time-budget", "5")
+        wall = time.monotonic() - t0
+        assert proc.returncode == EXIT_GATE, proc.stderr
+        assert "error: no model finished within the time budget" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert not list((project_dir / "artifacts" / "model").glob("v*"))
+        assert wall <= 5 * 1.05 + 0.5, (command, wall)  # start-up measured from outside, too
+
+
 def test_search_usage_errors(run_cli: RunCli) -> None:
     proc = run_cli("search", str(CANCER), "--target", "diagnosis", "--models", "lgbm,deep")
     assert proc.returncode == EXIT_USAGE and "deep" in proc.stderr

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl_cli.core import cutoff
 from automl_cli.core.schema import SchemaReport, coerce_boolean, coerce_numeric, enforce_schema
 from automl_cli.errors import DataError, UsageError
 
@@ -319,6 +320,7 @@ class Preprocessor(_Params):
         decisions: list[ColumnDecision] = []
         self.state_: dict[str, dict[str, Any]] = {}
         for col, action, reason in self._plan(X):
+            cutoff.check()  # a search's budget may end while a big table is prepared
             detail: dict[str, Any] = {}
             values = X[col]
             if action == "numeric":
@@ -484,6 +486,7 @@ class Preprocessor(_Params):
         y_num = encode_target(y, self.task_)[0] if y is not None and self.task_ else None
         parts: dict[str, Any] = {}
         for col in self.feature_columns_:
+            cutoff.check()  # a search's budget may end while a big table is encoded
             state = self.state_[col]
             action = state["action"]
             if action in ("numeric", "boolean"):

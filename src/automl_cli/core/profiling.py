@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl_cli.core import cutoff
 from automl_cli.errors import DataError
 
 __all__ = ["SCHEMA_VERSION", "SEMANTIC_TYPES", "WARNING_CODES", "profile_frame"]
@@ -101,8 +102,10 @@ def profile_frame(df: pd.DataFrame, target: str | None = None, *, seed: int = 0)
     rows = len(df)
     columns: list[dict[str, Any]] = []
     for i, name in enumerate(names):
+        cutoff.check()  # a search's budget may end while a big table is profiled
         rng = np.random.default_rng([seed, i])
         columns.append(_describe_column(name, df.iloc[:, i], rows, rng, name == target))
+    cutoff.check()
     dataset = _dataset_summary(df, rows)
     target_info: dict[str, Any] | None = None
     warns = _column_warnings(columns)
@@ -708,6 +711,7 @@ def _leakage_warnings(
     for j, col in enumerate(columns):
         if j == t_idx or col["semantic_type"] in ("id", "text", "constant"):
             continue
+        cutoff.check()
         x = df.iloc[:, j] if whole else df.iloc[positions, j]
         found = check(x, col["semantic_type"])
         if found is not None:

@@ -130,17 +130,22 @@ def _chain(
 ) -> Chain:
     """profile → prep → search on ``data``, each step skipped when its key already exists."""
     from automl_cli.core.io import check_target, read_table
-    from automl_cli.steps.search import Given, run_search_step
+    from automl_cli.steps._limits import Limits
+    from automl_cli.steps.search import Given, resolve_budget, run_search_step, search_cutoff
 
     project, config = open_step(project_dir, "search", _search_cli(options), SEARCH_DEFAULTS)
     seed = int(config["seed"].value)
+    budget = resolve_budget(config["time_budget"].value, config["trials"].value)
     chain = Chain()
-    say(f"reading {data}")
-    frame, info = read_table(data)
-    check_target(list(frame.columns), config["target"].value, path=info.path)
-    (profile_art, profile), (prep_art, prep) = _profile_and_prep(
-        project, frame, info, config, chain, force=force, say=say
-    )
+    # the budget counts from the start: a table too big to profile and prepare in it ends
+    # the command at the search's deadline, not after
+    with search_cutoff(started, budget, Limits.from_config(config)):
+        say(f"reading {data}")
+        frame, info = read_table(data)
+        check_target(list(frame.columns), config["target"].value, path=info.path)
+        (profile_art, profile), (prep_art, prep) = _profile_and_prep(
+            project, frame, info, config, chain, force=force, say=say
+        )
 
     key = planned_key("model", info.sha256, [prep_art, profile_art], config, seed)
     found = None if force else project.find_by_key("model", key)

@@ -14,13 +14,14 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from automl_cli.config import Resolved
 from automl_cli.core.cpu import CpuShare
+from automl_cli.core.cutoff import cutoff
 from automl_cli.core.memory import return_freed_memory
 from automl_cli.core.stash import private_workdir, save_seconds
 from automl_cli.errors import (
@@ -281,14 +282,10 @@ def run_search_step(
     target_name = config["target"].value
     if not target_name:
         raise UsageError("search needs the column to predict", hint="pass --target COLUMN")
-    budget = config["time_budget"].value
     n_trials = config["trials"].value
     if finalize:
         n_trials = 0
-    if budget is None and n_trials is None:
-        budget = DEFAULT_BUDGET
-    if budget is not None and float(budget) < 5:
-        raise UsageError(f"--time-budget {budget} is too short", hint="give at least 5 seconds")
+    budget = resolve_budget(config["time_budget"].value, n_trials)
     if n_trials is not None and int(n_trials) < 1 and not finalize:
         raise UsageError("--trials must be at least 1")
     if int(config["cv"].value) < 2:
@@ -301,50 +298,56 @@ def run_search_step(
             f"unknown model famil{'y' if len(unknown) == 1 else 'ies'}: {', '.join(unknown)}",
             hint=f"choose from: {', '.join(FAMILIES)}",
         )
-    hard_deadline = None if budget is None else started + float(budget)
+    hard_deadline = None if budget is None else started + budget
     seed_value = int(config["seed"].value)
     limits = Limits.from_config(config)
 
-    if given is None:
-        say(f"reading {data}")
-        frame, info = read_table(data)
-        check_target(list(frame.columns), target_name, path=info.path)
-        profile_art, profile = ensure_profile(project, frame, info, config, say)
-    else:
-        assert given.frame is not None, "a Given table is used once"
-        frame, info, (profile_art, profile) = given.frame, given.info, given.profile
-        given.frame = None  # the search holds the only reference, freed once it is encoded
-    X_raw, y_raw, dropped_rows = rows_with_target(frame, target_name, info.path)
-    del frame
-    if given is not None:
-        prep_art, prep = given.prep
-    elif (found := _matching_prep(project, info.sha256, target_name, config)) is None:
-        prep_art, prep = write_prep(
-            project, X_raw, y_raw, info, config, profile_art, profile, dropped_rows, say
-        )
-    else:
-        prep_art, prep = found, load_preprocessor(found)
-    task_name = prep.task_
-    assert task_name is not None
-    scorer = get_metric(config["metric"].value, task_name)
-    y, classes = encode_target(y_raw, task_name)
-    if task_name != "regression":
-        y = y.astype(int)
-    n_classes = len(classes) if classes else 0
-    if task_name != "regression" and n_classes < 2:
-        raise UsageError(f"the target '{target_name}' has only one class; nothing to learn")
-    families = requested or default_families(task_name, len(y))
-    variants = {FAMILIES[f].variant for f in families}
-    # a busy machine gets fewer threads per fit (automl_cli.core.cpu), except where the
-    # thread count was chosen (jobs) or results must repeat exactly (--trials)
-    cpu = CpuShare(jobs) if config["jobs"].value is None and n_trials is None else None
-    say("encoding features")
-    features = {
-        v: prep.transform(X_raw, variant=v, y=y_raw if v == "encoded" else None) for v in variants
-    }
-    # rows the chosen model (and, under limits, every trial) is timed on, as predict reads them
-    timing_rows = sample_rows(X_raw, min(len(X_raw), TIMING_ROWS), seed_value)
-    del X_raw
+    search_deadline = _search_deadline(hard_deadline, budget, limits.active)
+
+    # reading, profiling, preparing and encoding: once the search's deadline passes during
+    # them, no model can come of this command (automl_cli.core.cutoff)
+    with search_cutoff(started, budget, limits):
+        if given is None:
+            say(f"reading {data}")
+            frame, info = read_table(data)
+            check_target(list(frame.columns), target_name, path=info.path)
+            profile_art, profile = ensure_profile(project, frame, info, config, say)
+        else:
+            assert given.frame is not None, "a Given table is used once"
+            frame, info, (profile_art, profile) = given.frame, given.info, given.profile
+            given.frame = None  # the search holds the only reference, freed once it is encoded
+        X_raw, y_raw, dropped_rows = rows_with_target(frame, target_name, info.path)
+        del frame
+        if given is not None:
+            prep_art, prep = given.prep
+        elif (found := _matching_prep(project, info.sha256, target_name, config)) is None:
+            prep_art, prep = write_prep(
+                project, X_raw, y_raw, info, config, profile_art, profile, dropped_rows, say
+            )
+        else:
+            prep_art, prep = found, load_preprocessor(found)
+        task_name = prep.task_
+        assert task_name is not None
+        scorer = get_metric(config["metric"].value, task_name)
+        y, classes = encode_target(y_raw, task_name)
+        if task_name != "regression":
+            y = y.astype(int)
+        n_classes = len(classes) if classes else 0
+        if task_name != "regression" and n_classes < 2:
+            raise UsageError(f"the target '{target_name}' has only one class; nothing to learn")
+        families = requested or default_families(task_name, len(y))
+        variants = {FAMILIES[f].variant for f in families}
+        # a busy machine gets fewer threads per fit (automl_cli.core.cpu), except where the
+        # thread count was chosen (jobs) or results must repeat exactly (--trials)
+        cpu = CpuShare(jobs) if config["jobs"].value is None and n_trials is None else None
+        say("encoding features")
+        features = {
+            v: prep.transform(X_raw, variant=v, y=y_raw if v == "encoded" else None)
+            for v in variants
+        }
+        # rows the chosen model (and, under limits, every trial) is timed on, as predict reads them
+        timing_rows = sample_rows(X_raw, min(len(X_raw), TIMING_ROWS), seed_value)
+        del X_raw
 
     settings = SearchSettings(
         task=task_name,
@@ -359,15 +362,8 @@ def run_search_step(
         constrained=limits.active,
         repeats=cv_repeats(len(y), max(df.shape[1] for df in features.values())),
     )
-    search_deadline = None
-    if hard_deadline is not None:
-        # ensemble, timing and saving; a refit happens only when it fits in what is left,
-        # else the fold models are kept, so this need not cover training
-        reserve = 1.5 + 0.06 * float(budget)
-        if limits.active:  # the chosen model is timed, and may be chosen again, before saving
-            reserve += 1.0 + 0.04 * float(budget)
-        search_deadline = hard_deadline - reserve
-        _check_time_to_start(search_deadline, started, float(budget))
+    if search_deadline is not None and budget is not None:
+        _check_time_to_start(search_deadline, started, budget)
     with private_workdir() as workdir:
         study_storage: Any = f"sqlite:///{workdir / 'study.db'}"
         if storage_url:
@@ -385,7 +381,7 @@ def run_search_step(
         def on_trial(record: TrialRecord, best: TrialRecord | None) -> None:
             seen[0] += 1
             elapsed = time.monotonic() - started
-            limit = f"/{float(budget):.0f}" if budget is not None else ""
+            limit = f"/{budget:.0f}" if budget is not None else ""
             busy = ""
             if record.threads is not None and record.threads < settings.n_jobs:
                 busy = f" · machine busy: {record.threads} of {settings.n_jobs} threads"
@@ -600,16 +596,55 @@ def _matching_prep(
     return None
 
 
+def resolve_budget(budget: Any, trials: Any) -> float | None:
+    """The search's time budget in seconds: 60 unless a number of trials is given."""
+    if budget is None and trials is None:
+        return DEFAULT_BUDGET
+    if budget is not None and float(budget) < 5:
+        raise UsageError(f"--time-budget {budget} is too short", hint="give at least 5 seconds")
+    return None if budget is None else float(budget)
+
+
+def search_cutoff(
+    started: float, budget: float | None, limits: Limits
+) -> AbstractContextManager[None]:
+    """The cutoff (``automl_cli.core.cutoff``) for the work before a search that started at
+    ``started``: its search deadline, past which the search could not run at all."""
+    deadline = _search_deadline(None if budget is None else started + budget, budget, limits.active)
+    return cutoff(deadline, lambda: _no_time_to_search(started, budget or 0.0, finished=False))
+
+
+def _search_deadline(
+    hard_deadline: float | None, budget: float | None, limits_active: bool
+) -> float | None:
+    """When trials must end so that ensembling, timing and saving still end by
+    ``hard_deadline``. A refit happens only when it fits in what is left, else the fold
+    models are kept, so the reserve need not cover training."""
+    if hard_deadline is None or budget is None:
+        return None
+    reserve = 1.5 + 0.06 * budget
+    if limits_active:  # the chosen model is timed, and may be chosen again, before saving
+        reserve += 1.0 + 0.04 * budget
+    return hard_deadline - reserve
+
+
+def _no_time_to_search(started: float, budget: float, finished: bool = True) -> BudgetError:
+    spent = time.monotonic() - started
+    done = "took" if finished else "was still going after"
+    return BudgetError(
+        f"no model finished within the time budget: reading and preparing the table {done} "
+        f"{spent:.1f} s of {budget:g} s, which leaves no time to search",
+        hint="raise --time-budget: this table takes longer to read and prepare than the "
+        "budget leaves for the search",
+    )
+
+
 def _check_time_to_start(search_deadline: float, started: float, budget: float) -> None:
     """Fail at once when the search could not even import its libraries before its deadline:
     starting anyway only overruns the budget on the way to the same error."""
     imports = sum(s for name, s in SEARCH_IMPORTS_S.items() if name not in sys.modules)
     if time.monotonic() + imports >= search_deadline:
-        spent = time.monotonic() - started
-        raise BudgetError(
-            f"no model finished within the time budget: reading and preparing the table took "
-            f"{spent:.1f} s of {budget:g} s, which leaves no time to search"
-        )
+        raise _no_time_to_search(started, budget)
 
 
 def _ensemble(
