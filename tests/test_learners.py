@@ -481,6 +481,60 @@ def test_boosters_stop_at_the_fit_deadline(family: str, tmp_path: Path) -> None:
     np.testing.assert_allclose(loaded.predict_proba(X), fold.predict_proba(X))
 
 
+def test_a_fit_keeps_its_predict_share_of_the_time_left() -> None:
+    """With ``predict_share``, a fit must stop once the time left is that share of the
+    time it has run: the validation prediction after it grows with the model."""
+    import time
+
+    from automl_cli.core.learners._base import (
+        fit_deadline,
+        seconds_to_deadline,
+        seconds_to_stop_fitting,
+        stop_fitting,
+    )
+
+    with fit_deadline(time.monotonic() + 3600.0, predict_share=2.0):
+        time.sleep(0.2)
+        assert seconds_to_stop_fitting() <= seconds_to_deadline() - 2.0 * 0.2
+        assert not stop_fitting()
+    with fit_deadline(time.monotonic() + 3600.0):  # no share: the deadline itself
+        time.sleep(0.05)
+        assert seconds_to_stop_fitting() == pytest.approx(seconds_to_deadline(), abs=0.01)
+    assert seconds_to_stop_fitting() == float("inf")  # no block, no limit
+
+
+@pytest.mark.parametrize("family", ["lgbm", "xgb", "hgb", "rf", "et", "mlp"])
+def test_every_iterative_fit_stops_for_its_predict_share(
+    family: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A share so large that no time is ever left for fitting ends each iterative family's
+    fit after its first round, trees or epoch, far from the deadline; a k-NN prediction
+    under the same block is not cut (it is the prediction the share is kept for)."""
+    import time
+
+    import automl_cli.core.learners._forest as forest
+    from automl_cli.core.learners._base import fit_deadline
+
+    monkeypatch.setattr(forest, "ONE_GO_CELLS", 0)  # grow in chunks, as on big tables
+    X, y = features_for(family, "binary", n=600)
+    kwargs = {} if family == "mlp" else {"n_estimators": 60}
+    with fit_deadline(time.monotonic() + 3600.0, predict_share=1e9):
+        cut = learner(family, "binary", **kwargs).fit(X, y)
+        knn_X, knn_y = features_for("knn", "binary")
+        knn = learner("knn", "binary").fit(knn_X, knn_y)
+        assert knn.predict_proba(knn_X).shape == (len(knn_X), 2)
+    free = learner(family, "binary", **kwargs).fit(X, y)
+    if family in ("rf", "et"):
+        assert len(cut.model_.estimators_) == forest.FIRST_TREES  # type: ignore[attr-defined]
+        assert len(free.model_.estimators_) == 60  # type: ignore[attr-defined]
+    elif family == "mlp":
+        fitted = cut.model_.named_steps["model"]  # type: ignore[attr-defined]
+        assert fitted.n_iter_ == 0 < free.model_.named_steps["model"].n_iter_  # type: ignore[attr-defined]
+    else:
+        assert cut.fitted_iterations() is not None and free.fitted_iterations() is not None
+        assert cut.fitted_iterations() <= 2 < free.fitted_iterations()
+
+
 @pytest.mark.parametrize("family", ["rf", "et"])
 def test_forests_stop_growing_trees_at_the_fit_deadline(
     family: str, monkeypatch: pytest.MonkeyPatch

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from automl_cli.core.learners._base import past_deadline, seconds_to_deadline
+from automl_cli.core.learners._base import seconds_to_stop_fitting, stop_fitting
 from automl_cli.core.learners._common import config
 from automl_cli.core.learners._params import Constraint, Interval, Options, fail
 from automl_cli.core.learners._sklearn import SklearnLearner, limit_threads
@@ -147,10 +147,10 @@ class ForestLearner(SklearnLearner):
                     least = min(total, -(-total // MIN_TREE_SHARE))
                     most = max(least, min(total, int(MAX_FOREST_BYTES // per_tree)))
                 grown += chunk
-                if past_deadline():
+                if stop_fitting():
                     break
                 per_tree_s = max(time.monotonic() - started, 1e-6) / chunk
-                room = min(CHUNK_SECONDS, seconds_to_deadline())
+                room = min(CHUNK_SECONDS, seconds_to_stop_fitting())
                 chunk = max(threads, int(room / per_tree_s) // threads * threads)
                 chunk = min(chunk, most - grown)
         model.set_params(warm_start=False)

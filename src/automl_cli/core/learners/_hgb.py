@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from automl_cli.core.learners._base import past_deadline
+from automl_cli.core.learners._base import stop_fitting
 from automl_cli.core.learners._common import EARLY_STOPPING_ROUNDS, MAX_ESTIMATORS, config
 from automl_cli.core.learners._params import Constraint, Interval
 from automl_cli.core.learners._sklearn import SklearnLearner, limit_threads
@@ -138,7 +138,7 @@ class HgbLearner(SklearnLearner):
         model = self._build(X, y)
         rule = type(model)._should_stop
         # on the instance for this fit only: nothing of it is left to persist
-        model._should_stop = lambda scores: past_deadline() or rule(model, scores)
+        model._should_stop = lambda scores: stop_fitting() or rule(model, scores)
         try:
             with limit_threads(int(self.n_jobs)):
                 if X_val is None:

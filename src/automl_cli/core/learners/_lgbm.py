@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from automl_cli.core.learners._base import past_deadline
+from automl_cli.core.learners._base import stop_fitting
 from automl_cli.core.learners._common import (
     EARLY_STOPPING_ROUNDS,
     MAX_ESTIMATORS,
@@ -225,5 +225,5 @@ def _stop_at_deadline(env: Any) -> None:
     """LightGBM callback: end training at the search deadline (keeps the rounds so far)."""
     import lightgbm as lgb
 
-    if past_deadline():
+    if stop_fitting():
         raise lgb.callback.EarlyStopException(env.iteration, env.evaluation_result_list or [])

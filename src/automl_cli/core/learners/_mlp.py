@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from automl_cli.core.learners._base import past_deadline
+from automl_cli.core.learners._base import stop_fitting
 from automl_cli.core.learners._common import config
 from automl_cli.core.learners._params import Boolean, Constraint, Interval
 from automl_cli.core.learners._sklearn import SklearnLearner
@@ -56,7 +56,7 @@ def _stopping_at_deadline(cls: type) -> type:
         methods: dict[str, Any] = {}
 
         def _backprop(self: Any, *args: Any, **kwargs: Any) -> Any:
-            if past_deadline():
+            if stop_fitting():
                 raise KeyboardInterrupt
             return base._backprop(self, *args, **kwargs)
 

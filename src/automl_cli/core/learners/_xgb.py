@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from automl_cli.core.learners._base import past_deadline
+from automl_cli.core.learners._base import stop_fitting
 from automl_cli.core.learners._common import (
     EARLY_STOPPING_ROUNDS,
     MAX_ESTIMATORS,
@@ -226,6 +226,6 @@ def _deadline_cb() -> Any:
 
     class _Deadline(xgb.callback.TrainingCallback):
         def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
-            return past_deadline()
+            return stop_fitting()
 
     return _Deadline()
