@@ -1,9 +1,10 @@
 """``make bench``: run the benchmarks, write ``benchmarks/results/``, print a summary.
 
-Usage: ``python benchmarks/run.py [--only startup,profile,predict,search] [--rows N]
-[--repeat N] [--budget S] [--tables a,b] [--systems x,y]``. These four run by default; ``search`` (the
-AutoML systems head to head) takes about an hour at the 60 s budget, so ``--only
-startup,profile`` gives the quick figures. ``--only splits --tables T [--split-seeds 1,2]``
+Usage: ``python benchmarks/run.py [--only startup,profile,predict,budget,search] [--rows N]
+[--repeat N] [--budget S] [--tables a,b] [--systems x,y]``. These five run by default
+(``budget``: the search's time budget on 300,000- and 1,000,000-row tables, about 10
+minutes); ``search`` (the AutoML systems head to head) takes about an hour at the 60 s
+budget, so ``--only startup,profile`` gives the quick figures. ``--only splits --tables T [--split-seeds 1,2]``
 repeats the search comparison over other splits of T (on demand only). ``--only distributed
 [--tables T] [--models a,b]`` measures trials per minute of a search sharing its Optuna study
 (SQLite, PostgreSQL with one process and with two; on demand only). ``--only busy
@@ -26,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import bench_budget
 import bench_busy
 import bench_distributed
 import bench_predict
@@ -44,6 +46,7 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "splits": bench_splits.render,
     "distributed": bench_distributed.render,
     "busy": bench_busy.render,
+    "budget": bench_budget.render,
 }
 TITLES = {
     "startup": "Startup: `automl --help` vs `python -c pass`",
@@ -53,6 +56,7 @@ TITLES = {
     "splits": "Split noise: the search comparison over other 75/25 splits",
     "distributed": "Distributed search: trials per minute, SQLite vs PostgreSQL, 1 and 2 processes",
     "busy": "Busy machine: the search beside another busy process, 2 threads vs the free cores",
+    "budget": "Time budget on big tables: 300,000 and 1,000,000 rows, 10 s to 120 s",
 }
 
 
@@ -133,6 +137,8 @@ def _summary(name: str, r: dict[str, Any]) -> str:
         return bench_distributed.summary_text(r)
     if name == "busy":
         return bench_busy.summary_text(r)
+    if name == "budget":
+        return bench_budget.summary_text(r)
     if name == "predict":
         return bench_predict.summary_text(r)
     if name == "startup":
@@ -168,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
     """Parse options, run the chosen benchmarks, write results, print a summary."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", default="startup,profile,predict,search", help="comma-separated benchmarks"
+        "--only", default="startup,profile,predict,budget,search", help="comma-separated benchmarks"
     )
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="rows of the CSV")
     parser.add_argument("--repeat", type=int, default=1, help="profile runs per tool")
@@ -239,6 +245,11 @@ def main(argv: list[str] | None = None) -> int:
                 _names(args.models),
                 command=_command(),
                 checkpoint=functools.partial(_checkpoint, stem),
+            )
+        elif name == "budget":
+            stem = "budget"
+            results = bench_budget.run(
+                command=_command(), checkpoint=functools.partial(_checkpoint, stem)
             )
         elif name == "busy":
             stem = bench_busy.stem(args.budget)
