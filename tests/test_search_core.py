@@ -411,3 +411,99 @@ def test_threads_left_are_the_free_cores_within_what_was_asked(
     cpus: int, others: float, wanted: int, threads: int
 ) -> None:
     assert threads_left(cpus, others, wanted) == threads
+
+
+def test_the_family_that_fits_the_time_left_is_the_best_one_that_can_finish() -> None:
+    from automl_cli.core.search import TrialRecord as Rec
+
+    timer = _TimeModel()
+    for family, seconds in (("rf", 4.0), ("lgbm", 0.5), ("lgbm", 3.0), ("linear", 0.1)):
+        timer.record(family, seconds)
+    assert timer.fastest_fold("lgbm") == 0.5  # configurations differ: the fastest can finish
+    done = [
+        Rec(0, "rf", {}, "complete", False, fold_losses=[0.1]),
+        Rec(1, "lgbm", {}, "complete", False, fold_losses=[0.2]),
+        Rec(2, "linear", {}, "complete", False, fold_losses=[0.3]),
+    ]
+    families = ["rf", "lgbm", "linear"]
+    assert timer.family_that_fits(families, 5, 30.0, done) == "rf"  # 5 × 4 s fit: the best
+    assert timer.family_that_fits(families, 5, 10.0, done) == "lgbm"  # rf's 20 s do not
+    assert timer.family_that_fits(families, 5, 1.0, done) == "linear"
+    assert timer.family_that_fits(families, 5, 0.4, done) is None
+    # none finished yet: the cheapest of those that fit
+    assert timer.family_that_fits(families, 5, 10.0, []) == "linear"
+
+
+@pytest.mark.slow
+def test_a_family_that_cannot_finish_in_the_time_left_gives_it_to_one_that_can() -> None:
+    """A trial that cannot end by the deadline is no ensemble candidate. The search does not
+    start one (it is not on the leaderboard, and failed in the study), and a slow family's
+    stop does not end the search while a cheaper family can still finish a trial."""
+    import time
+
+    import optuna
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(4000, 10)), columns=[f"f{i}" for i in range(10)])
+    y = X["f0"].to_numpy() * 2 + rng.normal(scale=0.3, size=len(X))
+    features = {"native": X, "scaled": X, "encoded": X}
+    forest = make_learner("rf", task="regression", n_classes=0, n_jobs=1,
+                          max_features=1.0, min_samples_leaf=1)  # fmt: skip
+    t0 = time.monotonic()
+    forest.fit(X.iloc[:2667], y[:2667])
+    fold = time.monotonic() - t0  # one forest fold on this machine, now
+    settings = SearchSettings(
+        task="regression",
+        n_classes=0,
+        metric=get_metric("rmse", "regression"),
+        families=["linear", "rf"],
+        cv=3,
+        seed=0,
+        n_jobs=1,
+    )
+    storage = optuna.storages.InMemoryStorage()
+    # time for one or two forest folds, never three: the forest trial is stopped early
+    result = run_search(features, y, settings, deadline=time.monotonic() + 1.6 * fold,
+                        storage=storage)  # fmt: skip
+    assert result.stopped_by == "deadline"
+    recorded = {t.number: t for t in result.trials}
+    forests = [t for t in result.trials if t.family == "rf"]
+    assert len(forests) == 1 and forests[0].state == "stopped"  # the portfolio's, cut short
+    later = [t for t in result.trials if t.number > forests[0].number and t.state == "complete"]
+    assert later and {t.family for t in later} == {"linear"}  # the time left went to linear
+    study = optuna.load_study(study_name="automl-search", storage=storage)
+    unstarted = [t for t in study.trials if t.number not in recorded]
+    assert unstarted, "no forest was proposed after the first: the test no longer tests"
+    assert all(t.state == optuna.trial.TrialState.FAIL for t in unstarted)
+    assert "rf" in {t.params["family"] for t in unstarted}
+    # a linear trial goes unstarted only at the very end, when the time left, less what
+    # refitting the members takes, no longer holds even one
+    last_linear = max(t.number for t in later)
+    assert all(t.number > last_linear for t in unstarted if t.params["family"] == "linear")
+    assert not study.get_trials(states=(optuna.trial.TrialState.RUNNING,))
+
+
+def test_the_refit_reserve_covers_the_likely_members_of_the_ensemble() -> None:
+    """Near the deadline the search keeps time to refit, on all rows, the best trial of
+    each of the three best families: each at its mean fold time, grown to all rows."""
+    from automl_cli.core.search import TrialRecord as Rec
+    from automl_cli.core.search import refit_reserve
+
+    def rec(n: int, family: str, loss: float, seconds: list[float], state: str = "complete") -> Rec:
+        return Rec(n, family, {}, state, False, fold_losses=[loss], fit_seconds=seconds)
+
+    records = [
+        rec(0, "lgbm", 0.10, [1.0, 3.0]),  # lgbm's best: mean 2 s
+        rec(1, "lgbm", 0.20, [50.0]),  # not its family's best: no member
+        rec(2, "xgb", 0.15, [1.0]),
+        rec(3, "linear", 0.30, [0.5]),
+        rec(4, "mlp", 0.40, [30.0]),  # the fourth family: unlikely to carry weight
+        rec(5, "rf", 0.01, [99.0], state="pruned"),  # unfinished trials are no members
+    ]
+    growth = 1.3 / (1 - 1 / 5)  # 5-fold: a fold model learns from four fifths of the rows
+    assert refit_reserve(records, 5, 1) == pytest.approx((2.0 + 1.0 + 0.5) * growth)
+    # 5 folds × 2 repeats is still 5-fold; one holdout split trains on 80 %, grown as 50 %
+    assert refit_reserve(records, 10, 2) == pytest.approx((2.0 + 1.0 + 0.5) * growth)
+    assert refit_reserve(records, 1, 1) == pytest.approx((2.0 + 1.0 + 0.5) * 1.3 / 0.5)
+    assert refit_reserve(records, 5, 1, cap=1.0) == 1.0  # a big table's refits wait
+    assert refit_reserve([], 5, 1) == 0.0

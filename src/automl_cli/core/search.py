@@ -113,7 +113,8 @@ class SearchResult:
 
 
 class _Stop(Exception):
-    """Raised inside a trial when the deadline does not leave room for its next fold."""
+    """Raised inside a trial when the deadline does not leave room for its next fold, or,
+    before its first, for all its folds: an unfinished trial is no ensemble candidate."""
 
 
 def cv_repeats(n_rows: int, n_features: int) -> int:
@@ -206,6 +207,28 @@ class _TimeModel:
         ]
         return float(np.median(guesses)) if guesses else 0.0
 
+    def fastest_fold(self, family: str) -> float:
+        """The family's quickest fold so far (a guess from the others before its first).
+        A family's configurations differ a lot in cost (a booster's rounds, a forest's
+        leaves), so whether a new trial can finish is judged by its fastest fold: a median
+        turned away fast trials that would have finished and joined the ensemble."""
+        seen = self.per_family.get(family)
+        return min(seen) if seen else self.fold_estimate(family, [])
+
+    def family_that_fits(
+        self, families: list[str], n_folds: int, seconds: float, records: list[TrialRecord]
+    ) -> str | None:
+        """Of the families whose whole trial can end within ``seconds`` (at their fastest
+        fold), the one with the best trial so far (else the cheapest); None if none can."""
+        fits = [f for f in families if self.fastest_fold(f) * n_folds <= seconds]
+        if not fits:
+            return None
+        done = sorted((r for r in records if r.state == "complete"), key=lambda r: r.loss)
+        for r in done:
+            if r.family in fits:
+                return r.family
+        return min(fits, key=self.fastest_fold)
+
 
 def run_search(
     features: dict[str, pd.DataFrame],
@@ -281,13 +304,25 @@ def run_search(
     def remaining() -> float:
         return math.inf if deadline is None else deadline - time.monotonic()
 
+    span = remaining()  # the search's own time, for the refit reserve's cap
+    repeats = settings.repeats if len(folds) > 1 else 1  # one holdout split is never repeated
+
+    def left_for_trials() -> float:
+        """The time left less what refitting the likely members will take."""
+        return remaining() - refit_reserve(records, len(folds), repeats, REFIT_SHARE * span)
+
     def objective(trial: optuna.Trial) -> float:
         nonlocal best
+        current[:] = [trial.number]
         family = trial.suggest_categorical("family", families)
         params = FAMILIES[family].search_space(trial, settings.task, n_rows, width)
         index = trial.user_attrs.get("portfolio")
         if index is not None:
             params = {**params, **portfolio[int(index)][1]}
+        if timer.fastest_fold(family) * len(folds) > left_for_trials():
+            # not started, so not on the leaderboard: the time is better spent on a family
+            # that can finish, or on refitting the ensemble's members
+            raise _Stop()
         record = TrialRecord(
             trial.number,
             family,
@@ -297,7 +332,6 @@ def run_search(
             worker=worker if shared else None,  # a private study has one worker: no column noise
         )
         records.append(record)
-        current[:] = [trial.number]
         n_jobs = settings.n_jobs
         if shared:
             trial.set_user_attr("worker", worker)
@@ -313,6 +347,14 @@ def run_search(
                 if STOP_REQUESTED.is_set():
                     raise KeyboardInterrupt
                 if timer.fold_estimate(family, record.fit_seconds) > remaining():
+                    raise _Stop()
+                if (
+                    k
+                    and timer.fold_estimate(family, record.fit_seconds) * (len(folds) - k)
+                    > left_for_trials()
+                ):
+                    # its own folds say it cannot finish before the refits' time: stop it
+                    # now, not at the deadline, with that time still there
                     raise _Stop()
                 # looked at again before each fold: a long trial may start alone and end
                 # beside another busy process (cheap: asked within half a second, it stands)
@@ -396,9 +438,15 @@ def run_search(
                 raise KeyboardInterrupt
             study.optimize(objective, n_trials=1, catch=())
         except _Stop:
-            stopped_by = "deadline"
             _tell_stopped(study, current)
-            break
+            # the time left may still hold a whole trial of a cheaper family, which TPE
+            # would not propose next: queue one (queued ones that cannot finish go unstarted)
+            fits = timer.family_that_fits(families, len(folds), left_for_trials(), records)
+            if fits is None:
+                stopped_by = "deadline"
+                break
+            if not study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,)):
+                study.enqueue_trial({"family": fits})
         except KeyboardInterrupt:
             interrupted, stopped_by = True, "interrupt"
             if records and records[-1].state == "complete" and records[-1].oof is None:
@@ -407,7 +455,6 @@ def run_search(
             break
     if shared:
         records += _remote_records(study, {r.number for r in records})
-    repeats = settings.repeats if len(folds) > 1 else 1  # one holdout split is never repeated
     return SearchResult(records, folds, interrupted, stopped_by, repeats)
 
 
@@ -577,6 +624,12 @@ def _remote_records(study: Any, local: set[int]) -> list[TrialRecord]:
     return out
 
 
+# the likely ensemble members whose refit on all rows the search keeps time for near its
+# deadline, and the most of the search's span that reserve may take (a big table's refits
+# would otherwise leave no time to search; a member not refit ships as its fold models)
+REFIT_MEMBERS = 3
+REFIT_SHARE = 0.15
+
 # the share of a fold's fit time kept for predicting its validation rows when a fit runs
 # into the deadline (automl_cli.core.learners.fit_deadline): that prediction took 2-10 % of
 # the fit's time for boosters and forests cut at the deadline on 300,000 and 1,000,000 rows
@@ -617,6 +670,23 @@ def family_bests(ranked: list[TrialRecord]) -> list[TrialRecord]:
             seen.add(r.family)
             out.append(r)
     return out
+
+
+def refit_reserve(
+    records: list[TrialRecord], n_folds: int, repeats: int, cap: float = math.inf
+) -> float:
+    """Seconds to keep back for refitting the likely ensemble members on all rows: the best
+    trial of each of the ``REFIT_MEMBERS`` best families, each at its mean fold time grown
+    to all rows as the refit's own time model grows it, at most ``cap``."""
+    done = sorted((r for r in records if r.state == "complete" and r.fit_seconds), key=_loss)
+    per_repeat = max(n_folds // max(repeats, 1), 2)
+    growth = 1.3 / max(1.0 - 1.0 / per_repeat, 0.5)  # as steps.search._refit_or_bag
+    likely = family_bests(done)[:REFIT_MEMBERS]
+    return min(cap, sum(float(np.mean(r.fit_seconds)) for r in likely) * growth)
+
+
+def _loss(record: TrialRecord) -> float:
+    return record.loss
 
 
 def _keep_best_models(
