@@ -487,7 +487,7 @@ def test_the_refit_reserve_covers_the_likely_members_of_the_ensemble() -> None:
     """Near the deadline the search keeps time to refit, on all rows, the best trial of
     each of the three best families: each at its mean fold time, grown to all rows."""
     from automl_cli.core.search import TrialRecord as Rec
-    from automl_cli.core.search import refit_reserve
+    from automl_cli.core.search import refit_reserve, time_for_trials
 
     def rec(n: int, family: str, loss: float, seconds: list[float], state: str = "complete") -> Rec:
         return Rec(n, family, {}, state, False, fold_losses=[loss], fit_seconds=seconds)
@@ -507,3 +507,10 @@ def test_the_refit_reserve_covers_the_likely_members_of_the_ensemble() -> None:
     assert refit_reserve(records, 1, 1) == pytest.approx((2.0 + 1.0 + 0.5) * 1.3 / 0.5)
     assert refit_reserve(records, 5, 1, cap=1.0) == 1.0  # a big table's refits wait
     assert refit_reserve([], 5, 1) == 0.0
+    # the time new trials may use: less the reserve, capped at 15 % of the search's span
+    assert time_for_trials(30.0, records, 5, 1, span=100.0) == pytest.approx(
+        30.0 - (2.0 + 1.0 + 0.5) * growth
+    )
+    assert time_for_trials(30.0, records, 5, 1, span=20.0) == pytest.approx(30.0 - 3.0)
+    # a worker refits nothing (the finishing search does): all of it
+    assert time_for_trials(30.0, records, 5, 1, span=100.0, refits=False) == 30.0

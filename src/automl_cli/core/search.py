@@ -56,6 +56,7 @@ class SearchSettings:
     keep_bytes: int = 96 * 2**20  # ... and at most this much memory for them
     constrained: bool = False  # deployment limits: TPE learns where trials break them
     repeats: int = 1  # K-fold repeated with other shuffles (small tables: see cv_repeats)
+    refits: bool = True  # members are refit after the search (not by a worker): keep time
 
 
 @dataclass
@@ -308,8 +309,7 @@ def run_search(
     repeats = settings.repeats if len(folds) > 1 else 1  # one holdout split is never repeated
 
     def left_for_trials() -> float:
-        """The time left less what refitting the likely members will take."""
-        return remaining() - refit_reserve(records, len(folds), repeats, REFIT_SHARE * span)
+        return time_for_trials(remaining(), records, len(folds), repeats, span, settings.refits)
 
     def objective(trial: optuna.Trial) -> float:
         nonlocal best
@@ -683,6 +683,22 @@ def refit_reserve(
     growth = 1.3 / max(1.0 - 1.0 / per_repeat, 0.5)  # as steps.search._refit_or_bag
     likely = family_bests(done)[:REFIT_MEMBERS]
     return min(cap, sum(float(np.mean(r.fit_seconds)) for r in likely) * growth)
+
+
+def time_for_trials(
+    left: float,
+    records: list[TrialRecord],
+    n_folds: int,
+    repeats: int,
+    span: float,
+    refits: bool = True,
+) -> float:
+    """Of the ``left`` seconds to the search's deadline, those new trials may use: less the
+    refit reserve, at most ``REFIT_SHARE`` of the search's ``span``. A worker (``refits``
+    False) keeps none: its trials end its run, the refits are the finishing search's."""
+    if not refits:
+        return left
+    return left - refit_reserve(records, n_folds, repeats, REFIT_SHARE * span)
 
 
 def _loss(record: TrialRecord) -> float:

@@ -361,6 +361,7 @@ def run_search_step(
         n_jobs=jobs,
         constrained=limits.active,
         repeats=cv_repeats(len(y), max(df.shape[1] for df in features.values())),
+        refits=not worker_only,  # a worker's trials end its run: nothing to refit after
     )
     if search_deadline is not None and budget is not None:
         _check_time_to_start(search_deadline, started, budget)
