@@ -346,13 +346,10 @@ def run_search(
             for k, (train, val) in enumerate(folds):
                 if STOP_REQUESTED.is_set():
                     raise KeyboardInterrupt
-                if timer.fold_estimate(family, record.fit_seconds) > remaining():
+                estimate = timer.fold_estimate(family, record.fit_seconds)
+                if estimate > remaining():
                     raise _Stop()
-                if (
-                    k
-                    and timer.fold_estimate(family, record.fit_seconds) * (len(folds) - k)
-                    > left_for_trials()
-                ):
+                if k and estimate * (len(folds) - k) > left_for_trials():
                     # its own folds say it cannot finish before the refits' time: stop it
                     # now, not at the deadline, with that time still there
                     raise _Stop()

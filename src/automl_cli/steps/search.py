@@ -302,7 +302,7 @@ def run_search_step(
     seed_value = int(config["seed"].value)
     limits = Limits.from_config(config)
 
-    search_deadline = _search_deadline(hard_deadline, budget, limits.active)
+    search_deadline = _search_deadline(started, budget, limits.active)
 
     # reading, profiling, preparing and encoding: once the search's deadline passes during
     # them, no model can come of this command (automl_cli.core.cutoff)
@@ -611,22 +611,20 @@ def search_cutoff(
 ) -> AbstractContextManager[None]:
     """The cutoff (``automl_cli.core.cutoff``) for the work before a search that started at
     ``started``: its search deadline, past which the search could not run at all."""
-    deadline = _search_deadline(None if budget is None else started + budget, budget, limits.active)
+    deadline = _search_deadline(started, budget, limits.active)
     return cutoff(deadline, lambda: _no_time_to_search(started, budget or 0.0, finished=False))
 
 
-def _search_deadline(
-    hard_deadline: float | None, budget: float | None, limits_active: bool
-) -> float | None:
-    """When trials must end so that ensembling, timing and saving still end by
-    ``hard_deadline``. A refit happens only when it fits in what is left, else the fold
-    models are kept, so the reserve need not cover training."""
-    if hard_deadline is None or budget is None:
+def _search_deadline(started: float, budget: float | None, limits_active: bool) -> float | None:
+    """When trials must end so that ensembling, timing and saving still end within the
+    ``budget`` counted from ``started``. A refit happens only when it fits in what is left,
+    else the fold models are kept, so the reserve need not cover training."""
+    if budget is None:
         return None
     reserve = 1.5 + 0.06 * budget
     if limits_active:  # the chosen model is timed, and may be chosen again, before saving
         reserve += 1.0 + 0.04 * budget
-    return hard_deadline - reserve
+    return started + budget - reserve
 
 
 def _no_time_to_search(started: float, budget: float, finished: bool = True) -> BudgetError:
