@@ -421,9 +421,9 @@ def test_the_family_that_fits_the_time_left_is_the_best_one_that_can_finish() ->
         timer.record(family, seconds)
     assert timer.fastest_fold("lgbm") == 0.5  # configurations differ: the fastest can finish
     done = [
-        Rec(0, "rf", {}, "complete", False, fold_losses=[0.1]),
-        Rec(1, "lgbm", {}, "complete", False, fold_losses=[0.2]),
-        Rec(2, "linear", {}, "complete", False, fold_losses=[0.3]),
+        Rec(0, "rf", {}, "complete", False, fold_losses=[0.1], oof=np.zeros(3)),
+        Rec(1, "lgbm", {}, "complete", False, fold_losses=[0.2], oof=np.zeros(3)),
+        Rec(2, "linear", {}, "complete", False, fold_losses=[0.3], oof=np.zeros(3)),
     ]
     families = ["rf", "lgbm", "linear"]
     assert timer.family_that_fits(families, 5, 30.0, done) == "rf"  # 5 × 4 s fit: the best
@@ -490,7 +490,9 @@ def test_the_refit_reserve_covers_the_likely_members_of_the_ensemble() -> None:
     from automl_cli.core.search import refit_reserve, time_for_trials
 
     def rec(n: int, family: str, loss: float, seconds: list[float], state: str = "complete") -> Rec:
-        return Rec(n, family, {}, state, False, fold_losses=[loss], fit_seconds=seconds)
+        # a trial that ran all its folds has its out-of-fold predictions
+        return Rec(n, family, {}, state, False, fold_losses=[loss], fit_seconds=seconds,
+                   oof=np.zeros(3))  # fmt: skip
 
     records = [
         rec(0, "lgbm", 0.10, [1.0, 3.0]),  # lgbm's best: mean 2 s
@@ -499,6 +501,8 @@ def test_the_refit_reserve_covers_the_likely_members_of_the_ensemble() -> None:
         rec(3, "linear", 0.30, [0.5]),
         rec(4, "mlp", 0.40, [30.0]),  # the fourth family: unlikely to carry weight
         rec(5, "rf", 0.01, [99.0], state="pruned"),  # unfinished trials are no members
+        # the running trial reads "complete" from its start; its first fold is no member
+        Rec(6, "et", {}, "complete", False, fold_losses=[0.05], fit_seconds=[40.0]),
     ]
     growth = 1.3 / (1 - 1 / 5)  # 5-fold: a fold model learns from four fifths of the rows
     assert refit_reserve(records, 5, 1) == pytest.approx((2.0 + 1.0 + 0.5) * growth)

@@ -107,10 +107,17 @@ class SearchResult:
     repeats: int = 1  # times the K-fold CV was repeated (``folds`` holds them all)
 
     def complete(self) -> list[TrialRecord]:
-        return sorted(
-            (t for t in self.trials if t.state == "complete" and t.oof is not None),
-            key=lambda t: t.loss,
-        )
+        return finished(self.trials)
+
+
+def finished(records: list[TrialRecord]) -> list[TrialRecord]:
+    """Trials that ran all their folds, best first. A trial's state reads "complete" from
+    its start (until pruned, failed or stopped): its out-of-fold predictions say it ended."""
+    return sorted((t for t in records if t.state == "complete" and t.oof is not None), key=_loss)
+
+
+def _loss(record: TrialRecord) -> float:
+    return record.loss
 
 
 class _Stop(Exception):
@@ -224,8 +231,7 @@ class _TimeModel:
         fits = [f for f in families if self.fastest_fold(f) * n_folds <= seconds]
         if not fits:
             return None
-        done = sorted((r for r in records if r.state == "complete"), key=lambda r: r.loss)
-        for r in done:
+        for r in finished(records):
             if r.family in fits:
                 return r.family
         return min(fits, key=self.fastest_fold)
@@ -675,7 +681,7 @@ def refit_reserve(
     """Seconds to keep back for refitting the likely ensemble members on all rows: the best
     trial of each of the ``REFIT_MEMBERS`` best families, each at its mean fold time grown
     to all rows as the refit's own time model grows it, at most ``cap``."""
-    done = sorted((r for r in records if r.state == "complete" and r.fit_seconds), key=_loss)
+    done = finished(records)  # not the running trial: its folds so far are no member
     per_repeat = max(n_folds // max(repeats, 1), 2)
     growth = 1.3 / max(1.0 - 1.0 / per_repeat, 0.5)  # as steps.search._refit_or_bag
     likely = family_bests(done)[:REFIT_MEMBERS]
@@ -696,10 +702,6 @@ def time_for_trials(
     if not refits:
         return left
     return left - refit_reserve(records, n_folds, repeats, REFIT_SHARE * span)
-
-
-def _loss(record: TrialRecord) -> float:
-    return record.loss
 
 
 def _keep_best_models(
