@@ -222,7 +222,8 @@ class LgbmLearner(BaseLearner):
 
 
 def _stop_at_deadline(env: Any) -> None:
-    """LightGBM callback: end training at the search deadline (keeps the rounds so far)."""
+    """LightGBM callback: end training when the fit must stop (``stop_fitting``: the
+    deadline, less the time kept to predict); keeps the rounds so far."""
     import lightgbm as lgb
 
     if stop_fitting():

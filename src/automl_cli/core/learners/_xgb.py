@@ -221,7 +221,8 @@ class XgbLearner(BaseLearner):
 
 
 def _deadline_cb() -> Any:
-    """XGBoost callback: end training at the search deadline (keeps the rounds so far)."""
+    """XGBoost callback: end training when the fit must stop (``stop_fitting``: the
+    deadline, less the time kept to predict); keeps the rounds so far."""
     import xgboost as xgb
 
     class _Deadline(xgb.callback.TrainingCallback):
