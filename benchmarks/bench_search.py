@@ -1095,10 +1095,16 @@ def _noise_lines(r: dict[str, Any], systems: list[str]) -> list[str]:
         if s == BASELINE or not worse or "worse_beyond_noise" not in m:
             continue
         real = m["worse_beyond_noise"]
-        lines.append(
-            f"- {s}: worse than {BASELINE} on {len(worse)} table(s), beyond the test "
-            f"split's noise on {len(real)}" + (f" ({', '.join(real)})" if real else "")
-        )
+        measured = [
+            t for t in worse if "vs_" + BASELINE in (r["runs"].get(t, {}).get(s) or {}) or t in real
+        ]
+        line = f"- {s}: worse than {BASELINE} on {len(worse)} table(s)"
+        if measured:
+            line += f", beyond the test split's noise on {len(real)} of {len(measured)} measured"
+            line += f" ({', '.join(real)})" if real else ""
+        if len(measured) < len(worse):
+            line += f"; no interval for {len(worse) - len(measured)} (runs before it was kept)"
+        lines.append(line)
     return [*lines, ""] if lines else []
 
 

@@ -108,5 +108,9 @@ def test_the_summary_names_only_the_losses_beyond_noise(tmp_path: Path) -> None:
     results["summary"] = summary
     lines = bench_search._noise_lines(results, ["automl", "flaml", "lightgbm_default"])
     assert lines[0].startswith("- automl: worse than lightgbm_default on 1 table(s), beyond")
-    assert lines[0].endswith("noise on 0")
-    assert "(t1, t2)" in lines[1]
+    assert lines[0].endswith("noise on 0 of 1 measured")
+    assert lines[1].endswith("noise on 2 of 2 measured (t1, t2)")
+    del results["runs"]["t1"]["flaml"]["vs_lightgbm_default"]  # a run from before intervals
+    results["summary"] = bench_search.summarize(results)
+    lines = bench_search._noise_lines(results, ["automl", "flaml", "lightgbm_default"])
+    assert lines[1].endswith("on 1 of 1 measured (t2); no interval for 1 (runs before it was kept)")
