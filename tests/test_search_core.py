@@ -354,6 +354,61 @@ def test_a_member_kept_as_fold_models_is_read_back_from_disk(tmp_path, monkeypat
     )
 
 
+def test_a_running_trials_fold_models_go_to_disk_as_they_are_fit(tmp_path, monkeypatch) -> None:
+    """Big fold models do not pile up in memory while their trial runs: each goes to disk
+    once fit. A booster's rescoring at the folds' common round reaches the copies on disk
+    (they reproduce the out-of-fold predictions), and trials that end unfinished leave no
+    files behind."""
+    import automl_cli.core.search as core_search
+    from automl_cli.core.stash import StashedModels
+
+    monkeypatch.setattr(core_search, "STASH_MIN_BYTES", 0)  # these boosters are small
+    _, encoded, y = _forest_member(2)
+    features = {**encoded, "native": encoded["encoded"]}  # all numeric: one and the same
+    settings = SearchSettings(
+        "binary", 2, get_metric("auc", "binary"), ["lgbm"], cv=3, trials=4, n_jobs=1
+    )
+    stash_dir = tmp_path / "models"
+    result = run_search(features, y, settings, stash_dir=stash_dir)
+    kept = [t for t in result.complete() if t.models is not None]
+    assert kept and all(isinstance(t.models, StashedModels) for t in kept)
+    on_disk = {f.name.split("-")[1] for f in stash_dir.iterdir()}
+    assert on_disk == {str(t.number) for t in kept}  # nothing of dropped or pruned trials
+    X = features["native"]
+    for t in kept:
+        # folds that early-stopped past the mean round were cut back to it: the out-of-fold
+        # predictions are those of the cut models, and so must the models on disk be
+        for k, (_, val) in enumerate(result.folds):
+            model = t.models[k]
+            assert model.fitted_iterations() == t.iterations[k]
+            np.testing.assert_allclose(model.predict_output(X.iloc[val]), t.oof[val])
+
+
+def test_a_stashed_model_replaced_is_read_back_as_the_new_one(tmp_path) -> None:
+    """``replace`` writes a new file and removes the old; a slice cannot be written to."""
+    import pytest
+
+    from automl_cli.core.stash import stash
+
+    member, features, _ = _forest_member(2)
+    first, second = member.learners
+    stashed = stash([first], tmp_path / "models", "trial-3")
+    stashed.append(second)
+    assert sorted(f.name for f in (tmp_path / "models").iterdir()) == [
+        "trial-3-0.pkl",
+        "trial-3-1.pkl",
+    ]
+    stashed.replace(0, second)
+    assert sorted(f.name for f in (tmp_path / "models").iterdir()) == [
+        "trial-3-0.1.pkl",
+        "trial-3-1.pkl",
+    ]
+    X = features["encoded"]
+    np.testing.assert_array_equal(stashed[0].predict_output(X), second.predict_output(X))
+    with pytest.raises(TypeError, match="read-only"):
+        stashed[:1].append(first)
+
+
 def test_models_that_cannot_be_stashed_stay_in_memory_and_leave_no_files(tmp_path) -> None:
     """The stash only saves memory: a disk that refuses the files must not fail the search,
     and a write that fails part-way removes what it wrote."""

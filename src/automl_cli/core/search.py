@@ -346,7 +346,8 @@ def run_search(
         X = features[FAMILIES[family].variant]
         oof = None
         seen = np.zeros(n_rows)  # how many repeats validated each row so far
-        models: list[Learner] = []
+        models: list[Learner] | StashedModels = []
+        held = 0  # bytes of this trial's fold models
         predicting = 0.0  # seconds the folds' validation predictions took
         try:
             for k, (train, val) in enumerate(folds):
@@ -395,6 +396,9 @@ def run_search(
                 _add_fold(oof, seen, val, out)
                 record.fold_losses.append(metric.loss(y[val], out, settings.n_classes))
                 models.append(learner)
+                held += learner.model_bytes()
+                models = _to_disk_when_big(models, held, stash_dir, trial.number)
+                del learner  # on disk now, maybe: not held in memory through the next fold
                 trial.report(float(np.mean(record.fold_losses)), k)
                 if k < len(folds) - 1 and trial.should_prune():
                     record.state = "pruned"
@@ -409,13 +413,15 @@ def run_search(
             record.error = f"{type(exc).__name__}: {exc}"
             raise optuna.TrialPruned() from exc
         finally:
+            if record.state != "complete" and isinstance(models, StashedModels):
+                models.drop()
             if on_trial is not None and record.state != "complete":
                 on_trial(record, best)
         if predicting < remaining():  # the rescoring predicts every fold again
             _score_at_common_rounds(record, models, folds, X, y, oof, settings)
         record.oof = oof
         record.models = models
-        record.model_bytes = sum(m.model_bytes() for m in models)
+        record.model_bytes = held
         if assess is not None:
             assess(record, remaining())
             trial.set_user_attr("limit_excess", record.limit_excess)
@@ -474,9 +480,27 @@ def _add_fold(oof: np.ndarray, seen: np.ndarray, val: np.ndarray, out: np.ndarra
     seen[val] = n + 1
 
 
+def _to_disk_when_big(
+    models: list[Learner] | StashedModels, held: int, stash_dir: Path | None, number: int
+) -> list[Learner] | StashedModels:
+    """A running trial's fold models, moved to disk once they reach ``STASH_MIN_BYTES``.
+
+    Kept in memory until the trial ends, 5 or 10 fold models of a forest or a deep
+    multiclass booster made most of the search's peak (a forest of full-depth trees on a
+    few thousand rows is about 30 MB a fold). Written as they come, a trial holds one fold
+    model at a time; the few hundred ms a forest's folds take to write are small beside
+    their fits. A disk that refuses them leaves them in memory, as before."""
+    if stash_dir is None or not isinstance(models, list) or held < STASH_MIN_BYTES:
+        return models
+    try:
+        return stash(models, stash_dir, f"trial-{number}")
+    except OSError:
+        return models
+
+
 def _score_at_common_rounds(
     record: TrialRecord,
-    models: list[Learner],
+    models: list[Learner] | StashedModels,
     folds: list[tuple[np.ndarray, np.ndarray]],
     X: pd.DataFrame,
     y: np.ndarray,
@@ -499,7 +523,9 @@ def _score_at_common_rounds(
         return
     common = max(1, round(float(np.mean([float(r) for r in rounds if r is not None]))))
     seen = np.zeros(len(y))
-    for k, (model, (_, val)) in enumerate(zip(models, folds, strict=True)):
+    iterations = []
+    for k, (_, val) in enumerate(folds):
+        model = models[k]  # one at a time: a stashed model is read from disk
         if not model.use_iterations(common):
             return  # the same family: every fold model can, or none
         out = model.predict_output(X.iloc[val])
@@ -507,7 +533,10 @@ def _score_at_common_rounds(
             oof[...] = np.nan
         _add_fold(oof, seen, val, out)
         record.fold_losses[k] = settings.metric.loss(y[val], out, settings.n_classes)
-    record.iterations = [m.fitted_iterations() for m in models]
+        iterations.append(model.fitted_iterations())
+        if isinstance(models, StashedModels):
+            models.replace(k, model)  # the copy on disk is the model at its full rounds
+    record.iterations = iterations
 
 
 def _limit_excess(trial: Any) -> tuple[float]:

@@ -3,8 +3,9 @@
 A kept trial's fold models are read only at the end, and only those of the members the
 ensemble picks and cannot refit in time. Held in memory they made most of the search's
 peak: a deep multiclass XGBoost over 10 folds takes 100+ MB, about four times its saved
-size, and the search keeps up to ten trials besides the best. So a kept trial's models are
-pickled into the search's private working directory (``tempfile.mkdtemp``: mode 0700,
+size, and the search keeps up to ten trials besides the best. So a kept trial's models,
+and a running trial's once they pass ``STASH_MIN_BYTES``, are pickled into the search's
+private working directory (``tempfile.mkdtemp``: mode 0700,
 written and read by this one process, removed when the command ends) and read back one at
 a time when asked for. Each file's sha256 is kept in memory and checked before its bytes
 are unpickled, so a file changed on disk in between is refused, never loaded.
@@ -64,10 +65,20 @@ class StashedModels(Sequence["Learner"]):
     What the end of the search asks of models it may never read (their save time for the
     time model) is noted when they are stashed, so asking reads nothing."""
 
-    def __init__(self, paths: list[Path], digests: list[str], save_s: list[float]) -> None:
+    def __init__(
+        self,
+        paths: list[Path],
+        digests: list[str],
+        save_s: list[float],
+        directory: Path | None = None,
+        key: str = "",
+    ) -> None:
         self._paths = paths
         self._digests = digests
         self._save_s = save_s
+        self._directory = directory  # where append() and replace() write; None: a view
+        self._key = key
+        self._writes = 0  # replace() writes new files: never over one a reader may hold
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -99,27 +110,51 @@ class StashedModels(Sequence["Learner"]):
         for path in self._paths:
             path.unlink(missing_ok=True)
 
+    def append(self, learner: Learner) -> None:
+        """Write one more model (the next fold's) to disk."""
+        path, digest = self._write(learner, f"{self._key}-{len(self._paths)}.pkl")
+        self._paths.append(path)
+        self._digests.append(digest)
+        self._save_s.append(learner.save_seconds())
+
+    def replace(self, index: int, learner: Learner) -> None:
+        """Put ``learner`` in the place of model ``index`` (a changed copy of it: a booster
+        set to fewer rounds), in a new file; the old one is removed."""
+        self._writes += 1
+        path, digest = self._write(learner, f"{self._key}-{index}.{self._writes}.pkl")
+        old, self._paths[index], self._digests[index] = self._paths[index], path, digest
+        self._save_s[index] = learner.save_seconds()
+        old.unlink(missing_ok=True)
+
+    def _write(self, learner: Learner, name: str) -> tuple[Path, str]:
+        """Pickle ``learner`` into a file of its own: never an existing one, and no part
+        of it left behind on an error (say, a full disk)."""
+        if self._directory is None:
+            raise TypeError("a slice of stashed models is read-only")
+        self._directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        data = pickle.dumps(learner, protocol=pickle.HIGHEST_PROTOCOL)
+        path = self._directory / name
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never another's
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
+        return path, hashlib.sha256(data).hexdigest()
+
 
 def stash(learners: Sequence[Learner], directory: Path, key: str) -> StashedModels:
     """Write ``learners`` to ``directory`` (created if missing), one file each; on an error
-    (say, a full disk) none is left behind."""
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    paths: list[Path] = []
-    digests = []
+    (say, a full disk) none is left behind. More can be appended later."""
+    stashed = StashedModels([], [], [], directory, key)
     try:
-        for i, learner in enumerate(learners):
-            data = pickle.dumps(learner, protocol=pickle.HIGHEST_PROTOCOL)
-            digests.append(hashlib.sha256(data).hexdigest())
-            path = directory / f"{key}-{i}.pkl"
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # never another's
-            paths.append(path)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+        for learner in learners:
+            stashed.append(learner)
     except BaseException:
-        for written in paths:  # a full disk leaves no part-written files
-            written.unlink(missing_ok=True)
+        stashed.drop()  # a full disk leaves no part-written files
         raise
-    return StashedModels(paths, digests, [learner.save_seconds() for learner in learners])
+    return stashed
 
 
 def save_seconds(learners: Sequence[Learner]) -> float:
