@@ -384,29 +384,35 @@ def test_a_running_trials_fold_models_go_to_disk_as_they_are_fit(tmp_path, monke
             np.testing.assert_allclose(model.predict_output(X.iloc[val]), t.oof[val])
 
 
-def test_a_stashed_model_replaced_is_read_back_as_the_new_one(tmp_path) -> None:
-    """``replace`` writes a new file and removes the old; a slice cannot be written to."""
+def test_a_stashed_booster_is_read_back_at_the_rounds_set_after_it_was_written(tmp_path) -> None:
+    """The rescoring cuts a stashed booster back to the common round without writing it
+    again: the cut is applied on every read, a slice keeps it, and a slice is read-only."""
     import pytest
 
     from automl_cli.core.stash import stash
 
-    member, features, _ = _forest_member(2)
-    first, second = member.learners
-    stashed = stash([first], tmp_path / "models", "trial-3")
-    stashed.append(second)
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame(rng.normal(size=(400, 4)), columns=list("abcd"))
+    y = (X["a"] + rng.normal(size=400) > 0).astype(int).to_numpy()
+    boosters = [
+        make_learner("lgbm", task="binary", n_classes=2, n_jobs=1, n_estimators=60).fit(X, y)
+        for _ in range(2)
+    ]
+    stashed = stash(boosters[:1], tmp_path / "models", "trial-3")
+    stashed.append(boosters[1])
     assert sorted(f.name for f in (tmp_path / "models").iterdir()) == [
         "trial-3-0.pkl",
         "trial-3-1.pkl",
     ]
-    stashed.replace(0, second)
-    assert sorted(f.name for f in (tmp_path / "models").iterdir()) == [
-        "trial-3-0.1.pkl",
-        "trial-3-1.pkl",
-    ]
-    X = features["encoded"]
-    np.testing.assert_array_equal(stashed[0].predict_output(X), second.predict_output(X))
+    written = {f: f.stat().st_mtime_ns for f in (tmp_path / "models").iterdir()}
+    stashed.use_iterations(1, 20)
+    assert stashed[0].fitted_iterations() == 60 and stashed[1].fitted_iterations() == 20
+    assert stashed[1:][0].fitted_iterations() == 20  # a view keeps the cut
+    boosters[1].use_iterations(20)
+    np.testing.assert_array_equal(stashed[1].predict_output(X), boosters[1].predict_output(X))
+    assert {f: f.stat().st_mtime_ns for f in (tmp_path / "models").iterdir()} == written
     with pytest.raises(TypeError, match="read-only"):
-        stashed[:1].append(first)
+        stashed[:1].append(boosters[0])
 
 
 def test_models_that_cannot_be_stashed_stay_in_memory_and_leave_no_files(tmp_path) -> None:

@@ -535,7 +535,7 @@ def _score_at_common_rounds(
         record.fold_losses[k] = settings.metric.loss(y[val], out, settings.n_classes)
         iterations.append(model.fitted_iterations())
         if isinstance(models, StashedModels):
-            models.replace(k, model)  # the copy on disk is the model at its full rounds
+            models.use_iterations(k, common)  # the copy on disk still has its own rounds
     record.iterations = iterations
 
 

@@ -76,9 +76,9 @@ class StashedModels(Sequence["Learner"]):
         self._paths = paths
         self._digests = digests
         self._save_s = save_s
-        self._directory = directory  # where append() and replace() write; None: a view
+        self._directory = directory  # where append() writes; None: a view (read-only)
         self._key = key
-        self._writes = 0  # replace() writes new files: never over one a reader may hold
+        self._rounds: dict[int, int] = {}  # use_iterations() noted, applied on each read
 
     def __len__(self) -> int:
         return len(self._paths)
@@ -91,11 +91,17 @@ class StashedModels(Sequence["Learner"]):
 
     def __getitem__(self, index: int | slice) -> Learner | StashedModels:
         if isinstance(index, slice):
-            return StashedModels(self._paths[index], self._digests[index], self._save_s[index])
+            view = StashedModels(self._paths[index], self._digests[index], self._save_s[index])
+            picked = range(len(self._paths))[index]
+            view._rounds = {j: self._rounds[i] for j, i in enumerate(picked) if i in self._rounds}
+            return view
         data = self._paths[index].read_bytes()
         if hashlib.sha256(data).hexdigest() != self._digests[index]:
             raise StashChanged(f"{self._paths[index]} changed on disk since it was written")
         learner: Learner = pickle.loads(data)  # the bytes stash() wrote in this process
+        rounds = self._rounds.get(range(len(self._paths))[index])
+        if rounds is not None:
+            learner.use_iterations(rounds)
         return learner
 
     def __iter__(self) -> Iterator[Learner]:
@@ -117,14 +123,11 @@ class StashedModels(Sequence["Learner"]):
         self._digests.append(digest)
         self._save_s.append(learner.save_seconds())
 
-    def replace(self, index: int, learner: Learner) -> None:
-        """Put ``learner`` in the place of model ``index`` (a changed copy of it: a booster
-        set to fewer rounds), in a new file; the old one is removed."""
-        self._writes += 1
-        path, digest = self._write(learner, f"{self._key}-{index}.{self._writes}.pkl")
-        old, self._paths[index], self._digests[index] = self._paths[index], path, digest
-        self._save_s[index] = learner.save_seconds()
-        old.unlink(missing_ok=True)
+    def use_iterations(self, index: int, n: int) -> None:
+        """Model ``index`` is to predict with its first ``n`` rounds (``Learner.
+        use_iterations``): noted and applied whenever it is read, which costs nothing here,
+        where writing the changed model again would pickle it a second time."""
+        self._rounds[range(len(self._paths))[index]] = int(n)
 
     def _write(self, learner: Learner, name: str) -> tuple[Path, str]:
         """Pickle ``learner`` into a file of its own: never an existing one, and no part
