@@ -384,6 +384,31 @@ def test_a_running_trials_fold_models_go_to_disk_as_they_are_fit(tmp_path, monke
             np.testing.assert_allclose(model.predict_output(X.iloc[val]), t.oof[val])
 
 
+def test_a_trial_whose_next_fold_model_cannot_be_written_keeps_them_all_in_memory(
+    tmp_path, monkeypatch
+) -> None:
+    """The stash only saves memory: when the disk refuses a running trial's next fold model,
+    the trial goes on with all its models in memory and leaves no files."""
+    import automl_cli.core.search as core_search
+    from automl_cli.core.search import _keep_fold_model
+    from automl_cli.core.stash import StashedModels
+
+    monkeypatch.setattr(core_search, "STASH_MIN_BYTES", 0)
+    member, features, _ = _forest_member(3)
+    first, second, third = member.learners
+    stash_dir = tmp_path / "models"
+    models = _keep_fold_model([], first, 1, stash_dir, 5)
+    models = _keep_fold_model(models, second, 2, stash_dir, 5)
+    assert isinstance(models, StashedModels) and len(models) == 2
+    (stash_dir / "trial-5-2.pkl").write_text("in the way")  # the next file cannot be made
+    models = _keep_fold_model(models, third, 3, stash_dir, 5)
+    assert type(models) is list and len(models) == 3 and models[2] is third
+    X = features["encoded"]
+    for before, after in zip(member.learners, models, strict=True):
+        np.testing.assert_array_equal(after.predict_output(X), before.predict_output(X))
+    assert [f.name for f in stash_dir.iterdir()] == ["trial-5-2.pkl"]  # only what was there
+
+
 def test_a_stashed_booster_is_read_back_at_the_rounds_set_after_it_was_written(tmp_path) -> None:
     """The rescoring cuts a stashed booster back to the common round without writing it
     again: the cut is applied on every read, a slice keeps it, and a slice is read-only."""

@@ -395,9 +395,8 @@ def run_search(
                     oof = np.full(shape, np.nan)
                 _add_fold(oof, seen, val, out)
                 record.fold_losses.append(metric.loss(y[val], out, settings.n_classes))
-                models.append(learner)
                 held += learner.model_bytes()
-                models = _to_disk_when_big(models, held, stash_dir, trial.number)
+                models = _keep_fold_model(models, learner, held, stash_dir, trial.number)
                 del learner  # on disk now, maybe: not held in memory through the next fold
                 trial.report(float(np.mean(record.fold_losses)), k)
                 if k < len(folds) - 1 and trial.should_prune():
@@ -480,17 +479,32 @@ def _add_fold(oof: np.ndarray, seen: np.ndarray, val: np.ndarray, out: np.ndarra
     seen[val] = n + 1
 
 
-def _to_disk_when_big(
-    models: list[Learner] | StashedModels, held: int, stash_dir: Path | None, number: int
+def _keep_fold_model(
+    models: list[Learner] | StashedModels,
+    learner: Learner,
+    held: int,
+    stash_dir: Path | None,
+    number: int,
 ) -> list[Learner] | StashedModels:
-    """A running trial's fold models, moved to disk once they reach ``STASH_MIN_BYTES``.
+    """A running trial's fold models with ``learner`` added; on disk once the trial's
+    ``held`` bytes reach ``STASH_MIN_BYTES``.
 
     Kept in memory until the trial ends, 5 or 10 fold models of a forest or a deep
     multiclass booster made most of the search's peak (a forest of full-depth trees on a
     few thousand rows is about 30 MB a fold). Written as they come, a trial holds one fold
     model at a time; the few hundred ms a forest's folds take to write are small beside
-    their fits. A disk that refuses them leaves them in memory, as before."""
-    if stash_dir is None or not isinstance(models, list) or held < STASH_MIN_BYTES:
+    their fits. A disk that refuses them (full, say) leaves them in memory, as before: the
+    stash only saves memory, it must never fail a trial."""
+    if isinstance(models, StashedModels):
+        try:
+            models.append(learner)
+            return models
+        except OSError:
+            back = [*models, learner]  # the ones written are read back
+            models.drop()
+            return back
+    models.append(learner)
+    if stash_dir is None or held < STASH_MIN_BYTES:
         return models
     try:
         return stash(models, stash_dir, f"trial-{number}")
