@@ -675,6 +675,7 @@ def _remote_records(study: Any, local: set[int]) -> list[TrialRecord]:
 # would otherwise leave no time to search; a member not refit ships as its fold models)
 REFIT_MEMBERS = 3
 REFIT_SHARE = 0.15
+REFIT_GROWTH = 1.3  # a refit takes this much longer than its rows alone say (refit_seconds)
 
 # the share of a fold's fit time kept for predicting its validation rows when a fit runs
 # into the deadline (automl_cli.core.learners.fit_deadline): that prediction took 2-10 % of
@@ -725,10 +726,23 @@ def refit_reserve(
     trial of each of the ``REFIT_MEMBERS`` best families, each at its mean fold time grown
     to all rows as the refit's own time model grows it, at most ``cap``."""
     done = finished(records)  # not the running trial: its folds so far are no member
-    per_repeat = max(n_folds // max(repeats, 1), 2)
-    growth = 1.3 / max(1.0 - 1.0 / per_repeat, 0.5)  # as steps.search._refit_or_bag
     likely = family_bests(done)[:REFIT_MEMBERS]
-    return min(cap, sum(float(np.mean(r.fit_seconds)) for r in likely) * growth)
+    return min(
+        cap, sum(refit_seconds(float(np.mean(r.fit_seconds)), n_folds, repeats) for r in likely)
+    )
+
+
+def train_share(n_folds: int, repeats: int) -> float:
+    """The share of the rows a fold model was trained on: (K − 1) / K of a K-fold, K being
+    ``n_folds`` over ``repeats``; a single holdout split counts as K = 2."""
+    return 1.0 - 1.0 / max(n_folds // max(repeats, 1), 2)
+
+
+def refit_seconds(fold_seconds: float, n_folds: int, repeats: int) -> float:
+    """How long refitting on all rows takes, from a fold model's fit time: grown by the rows
+    the fold left out, and by ``REFIT_GROWTH``. One estimate for the search's refit reserve
+    and for the refit decision after it (``steps.search._refit_or_bag``)."""
+    return fold_seconds / train_share(n_folds, repeats) * REFIT_GROWTH
 
 
 def time_for_trials(

@@ -758,6 +758,7 @@ def _refit_or_bag(
 
     from automl_cli.core.learners import make_learner
     from automl_cli.core.learners._base import fit_deadline
+    from automl_cli.core.search import refit_seconds, train_share
 
     if interrupted:
         # no time to train another worker's chosen trial: keep the members this process has
@@ -806,11 +807,10 @@ def _refit_or_bag(
             committed += least[i]
             continue
         fold_models = member.learners
-        per_repeat = len(fold_models) // max(int(settings.repeats), 1)  # K of the K-fold
-        train_share = 1.0 - 1.0 / max(per_repeat, 2)
-        estimate = max(member.fold_seconds, 0.05) / max(train_share, 0.5) * 1.3
+        n_folds, repeats = len(fold_models), int(settings.repeats)
+        estimate = refit_seconds(max(member.fold_seconds, 0.05), n_folds, repeats)
         # one model on all rows: a fold model's size, grown by its share of the rows
-        refit_save = save_seconds(fold_models) / max(len(fold_models), 1) / train_share
+        refit_save = save_seconds(fold_models) / max(n_folds, 1) / train_share(n_folds, repeats)
         if estimate + refit_save > left(i) and fold_models:
             # without fold models (another worker's) it must be refit
             keep_folds(i, member)
