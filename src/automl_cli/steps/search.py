@@ -465,8 +465,8 @@ def run_search_step(
         def build(slack: float) -> tuple[list[Member], dict[str, Any]]:
             ends = None  # the ensemble's share of the time the search left
             if hard_deadline is not None:
-                left = max(hard_deadline - SAVE_MARGIN_S - time.monotonic(), 0.0)
-                ends = time.monotonic() + ENSEMBLE_SHARE * left
+                now = time.monotonic()
+                ends = now + ENSEMBLE_SHARE * max(hard_deadline - SAVE_MARGIN_S - now, 0.0)
             members, info = _ensemble(
                 result, y, scorer, n_classes, assessor, slack, settings.seed, ends
             )
